@@ -1,0 +1,90 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// One module per concern. The pure modules (Core, Config, Vendors, Simulators, Metrics) have no networking
+// dependency so they build and test quickly; networking lives in Polling (client side), HTTP (our server),
+// SimulatorServer (the simulators' loopback servers) and App (wiring).
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "cloudrec_exporter",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "cloudrec_exporter", targets: ["cloudrec_exporter"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.0.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.0.0"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.0.0"),
+    ],
+    targets: [
+        // Task model, common status set, vendor-neutral request/response types, secrets.
+        .target(name: "CloudRecCore", swiftSettings: swiftSettings),
+        // Vendor clients: one folder per vendor with signer, request builder, decoder and status mapping.
+        .target(name: "CloudRecVendors", dependencies: [
+            "CloudRecCore",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: swiftSettings),
+        // YAML configuration: strict parsing, per-vendor validation, secret resolution.
+        .target(name: "CloudRecConfig", dependencies: [
+            "CloudRecCore", "CloudRecVendors",
+            .product(name: "Yams", package: "Yams"),
+        ], swiftSettings: swiftSettings),
+        // Pre-rendered per-task series store, self metrics, text/OpenMetrics exposition.
+        .target(name: "CloudRecMetrics", dependencies: ["CloudRecCore"], swiftSettings: swiftSettings),
+        // Vendor simulators as pure request handlers (signature checks, lifecycles, rate limits, error codes).
+        .target(name: "CloudRecSimulators", dependencies: [
+            "CloudRecCore", "CloudRecVendors",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: swiftSettings),
+        // Scheduling: token buckets, due-time queue, outcome classification, task lifecycle and retention.
+        .target(name: "CloudRecPolling", dependencies: [
+            "CloudRecCore", "CloudRecVendors", "CloudRecConfig", "CloudRecMetrics",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: swiftSettings),
+        // The exporter's HTTP surface: /metrics, landing page, health, reload.
+        .target(name: "CloudRecHTTP", dependencies: [
+            "CloudRecCore", "CloudRecMetrics", "CloudRecPolling",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "CompressNIO", package: "compress-nio"),
+        ], swiftSettings: swiftSettings),
+        // Serves simulators on loopback ports (tests, demo, benchmarks).
+        .target(name: "CloudRecSimulatorServer", dependencies: [
+            "CloudRecCore", "CloudRecSimulators",
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ], swiftSettings: swiftSettings),
+        // Wiring: builds the service group from a config; shared by the executable and the integration tests.
+        .target(name: "CloudRecApp", dependencies: [
+            "CloudRecCore", "CloudRecConfig", "CloudRecVendors", "CloudRecMetrics", "CloudRecPolling",
+            "CloudRecHTTP", "CloudRecSimulators", "CloudRecSimulatorServer",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ], swiftSettings: swiftSettings),
+        .executableTarget(name: "cloudrec_exporter", dependencies: [
+            "CloudRecApp", "CloudRecCore", "CloudRecConfig",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
+        .testTarget(name: "CloudRecUnitTests", dependencies: [
+            "CloudRecCore", "CloudRecConfig", "CloudRecVendors", "CloudRecMetrics", "CloudRecSimulators",
+            "CloudRecPolling",
+        ], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+        .testTarget(name: "CloudRecIntegrationTests", dependencies: [
+            "CloudRecApp", "CloudRecCore", "CloudRecConfig", "CloudRecSimulators", "CloudRecSimulatorServer",
+            "CloudRecMetrics", "CloudRecPolling", "CloudRecHTTP",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ], swiftSettings: swiftSettings),
+    ]
+)

@@ -1,0 +1,55 @@
+import CloudRecCore
+
+/// Settings that apply to every account unless an account overrides them.
+public struct GlobalConfig: Sendable, Hashable {
+    public var pollInterval: Double = 30
+    public var requestTimeout: Double = 10
+    public var endedTaskRetention: Double = 900
+    /// Upper bound on status calls in flight at once, across all accounts.
+    public var maxConcurrentRequests: Int = 32
+    /// Vendor answers larger than this are refused (decode_error) instead of buffered.
+    public var maxResponseBytes: Int = 4 * 1024 * 1024
+
+    public init() {}
+}
+
+/// A validated configuration, ready to run.
+public struct ExporterConfig: Sendable {
+    public var global: GlobalConfig
+    public var accounts: [AccountSpec]
+    public var tasks: [TaskSpec]
+    /// Where it was read from, for messages.
+    public var source: String
+
+    public init(global: GlobalConfig = GlobalConfig(), accounts: [AccountSpec] = [], tasks: [TaskSpec] = [], source: String = "<memory>") {
+        self.global = global
+        self.accounts = accounts
+        self.tasks = tasks
+        self.source = source
+    }
+
+    public func account(named name: String) -> AccountSpec? { accounts.first { $0.name == name } }
+}
+
+/// One problem in a config file: where it is, which key, what is wrong. Never contains a secret value.
+public struct ConfigProblem: Error, Sendable, Hashable, CustomStringConvertible {
+    public var file: String
+    public var line: Int?
+    public var column: Int?
+    public var keyPath: String
+    public var problem: String
+
+    public var description: String {
+        var location = file
+        if let line { location += ":\(line)" }
+        if let column { location += ":\(column)" }
+        return keyPath.isEmpty ? "\(location): \(problem)" : "\(location): \(keyPath): \(problem)"
+    }
+}
+
+/// Every problem found in a config file (check-config lists them all).
+public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
+    public var problems: [ConfigProblem]
+
+    public var description: String { problems.map(\.description).joined(separator: "\n") }
+}

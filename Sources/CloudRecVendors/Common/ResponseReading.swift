@@ -1,0 +1,65 @@
+import CloudRecCore
+
+/// Helpers shared by the decoders: classify an HTTP status that carries no usable vendor body.
+public enum HTTPStatusClass {
+    public static func outcome(forStatus status: Int) -> PollOutcome {
+        switch status {
+        case 200..<300: return .success
+        case 401, 403: return .authError
+        case 404: return .notFound
+        case 408: return .timeout
+        case 429: return .throttled
+        case 400..<500: return .clientError
+        default: return .serverError
+        }
+    }
+
+    /// A decode failure; the message names what was wrong, never the body (which could echo secrets).
+    public static func decodeError(_ what: String, status: Int) -> PollResult {
+        .failure(.decodeError, code: nil, message: "HTTP \(status): \(what)")
+    }
+}
+
+/// Percent-encoding as RFC 3986 unreserved characters, which every signer here uses for query strings.
+public enum PercentEncoding {
+    private static let unreserved: Set<UInt8> = Set(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~".utf8))
+
+    public static func encode(_ string: String) -> String {
+        var out = ""
+        out.reserveCapacity(string.utf8.count)
+        for byte in string.utf8 {
+            if unreserved.contains(byte) {
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                out += "%" + hex2(byte)
+            }
+        }
+        return out
+    }
+
+    private static func hex2(_ byte: UInt8) -> String {
+        let digits = Array("0123456789ABCDEF")
+        return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
+    }
+}
+
+public enum Hex {
+    public static func encode<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+extension String {
+    /// Base URL without a trailing slash.
+    var trimmingTrailingSlash: String {
+        var s = self
+        while s.hasSuffix("/") { s.removeLast() }
+        return s
+    }
+}
