@@ -6,7 +6,8 @@
 #      and one that expects it to stay silent (exp_alerts empty);
 #   4. conventions: severity is page|warning; summary, description and runbook_url are set; runbook_url points
 #      at alerts/runbooks.md#<alertname lower-case> and that heading exists;
-#   5. examples/kubernetes/prometheusrule.yml is up to date (scripts/gen_prometheusrule.py --check).
+#   5. generated files are up to date: examples/kubernetes/prometheusrule.yaml (scripts/gen_prometheusrule.py
+#      --check) and dashboards/*.json (scripts/gen_dashboards.py --check).
 # Needs promtool on PATH and python3 with PyYAML (Debian: python3-yaml).
 set -euo pipefail
 
@@ -93,7 +94,6 @@ if errors:
 print(f"  SUCCESS: {len(alerts)} alerts, each tested firing and silent, each with a runbook section")
 PY
 
-if [[ -f scripts/gen_prometheusrule.py ]]; then
-  echo "== PrometheusRule freshness"
-  python3 scripts/gen_prometheusrule.py --check
-fi
+echo "== generated files"
+python3 scripts/gen_prometheusrule.py --check
+python3 scripts/gen_dashboards.py --check && echo "dashboards/*.json are up to date"
