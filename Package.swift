@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.0.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
     ],
     targets: [
         // Task model, common status set, vendor-neutral request/response types, secrets.
@@ -50,6 +52,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "HeapModule", package: "swift-collections"),
         ], swiftSettings: swiftSettings),
         // The exporter's HTTP surface: /metrics, landing page, health, reload.
         .target(name: "CloudRecHTTP", dependencies: [
@@ -61,6 +64,7 @@ let package = Package(
         .target(name: "CloudRecSimulatorServer", dependencies: [
             "CloudRecCore", "CloudRecSimulators",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
         ], swiftSettings: swiftSettings),
         // Wiring: builds the service group from a config; shared by the executable and the integration tests.
         .target(name: "CloudRecApp", dependencies: [

@@ -48,3 +48,23 @@ public struct InboundResponse: Sendable, Hashable {
         (header("retry-after") ?? header("x-acs-retry-after")).flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
     }
 }
+
+/// Sends vendor requests. The exporter uses AsyncHTTPClient; unit tests hand requests straight to a simulator.
+public protocol VendorTransport: Sendable {
+    /// Throws `TransportFailure` for timeouts, oversized answers and connection problems.
+    func send(_ request: OutboundRequest, timeout: Double, maxResponseBytes: Int) async throws -> InboundResponse
+}
+
+public enum TransportFailure: Error, Sendable, Hashable, CustomStringConvertible {
+    case timeout
+    case responseTooLarge(limit: Int)
+    case connection(String)
+
+    public var description: String {
+        switch self {
+        case .timeout: return "request timed out"
+        case let .responseTooLarge(limit): return "response larger than \(limit) bytes"
+        case let .connection(reason): return "connection failed: \(reason)"
+        }
+    }
+}

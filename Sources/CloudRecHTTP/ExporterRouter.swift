@@ -1,0 +1,79 @@
+import CloudRecCore
+import CloudRecMetrics
+import CompressNIO
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// Builds the exporter's routes: the telemetry path, the landing page, health, readiness and reload.
+public enum ExporterRouter {
+    public static func build(control: any ExporterControl, telemetryPath: String) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get(RouterPath(telemetryPath)) { request, _ in
+            metricsResponse(control: control, accept: request.headers[.accept],
+                            acceptEncoding: request.headers[.acceptEncoding])
+        }
+        router.get("/") { _, _ in
+            htmlResponse(LandingPage.render(control: control, telemetryPath: telemetryPath))
+        }
+        router.get("/-/healthy") { _, _ in textResponse(.ok, "Healthy.\n") }
+        router.head("/-/healthy") { _, _ in textResponse(.ok, "") }
+        router.get("/-/ready") { _, _ in
+            control.isReady ? textResponse(.ok, "Ready.\n") : textResponse(.serviceUnavailable, "Not ready.\n")
+        }
+        router.post("/-/reload") { _, _ in
+            if let problems = await control.reload() {
+                return jsonResponse(.internalServerError, .obj(("status", "error"), ("error", .string(problems))))
+            }
+            return jsonResponse(.ok, .obj(("status", "success")))
+        }
+        router.get("/-/reload") { _, _ in
+            jsonResponse(.methodNotAllowed, .obj(("status", "error"), ("error", "use POST to reload the configuration")))
+        }
+        return router
+    }
+
+    static func metricsResponse(control: any ExporterControl, accept: String?, acceptEncoding: String?) -> Response {
+        let format = ExpositionFormat.negotiate(accept: accept)
+        let body = control.renderMetrics(format)
+        var headers = HTTPFields()
+        headers[.contentType] = format.contentType
+        var buffer = ByteBuffer(bytes: body)
+        if acceptsGzip(acceptEncoding), body.count > 1024,
+           let compressed = try? buffer.compress(with: .gzip(configuration: .init(compressionLevel: 1))) {
+            headers[.contentEncoding] = "gzip"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: compressed))
+        }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: buffer))
+    }
+
+    /// True when `Accept-Encoding` lists gzip with a non-zero q-value.
+    static func acceptsGzip(_ header: String?) -> Bool {
+        guard let header else { return false }
+        for part in header.split(separator: ",") {
+            let pieces = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            guard pieces.first == "gzip" || pieces.first == "*" else { continue }
+            let q = pieces.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
+            return q > 0
+        }
+        return false
+    }
+
+    public static func textResponse(_ status: HTTPResponse.Status, _ text: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    public static func jsonResponse(_ status: HTTPResponse.Status, _ value: JSONValue) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: value.bytes + [0x0A])))
+    }
+
+    static func htmlResponse(_ html: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+}

@@ -1,0 +1,214 @@
+import CloudRecCore
+import CloudRecMetrics
+import Foundation
+import HeapModule
+import Logging
+import Synchronization
+
+/// Settings the pollers share, replaced as a whole on reload.
+public struct PollingSettings: Sendable, Hashable {
+    public var requestTimeout: Double
+    public var maxResponseBytes: Int
+    /// Spread of each interval, ±fraction, so tasks registered together do not stay in lockstep.
+    public var jitter: Double = 0.1
+
+    public init(requestTimeout: Double = 10, maxResponseBytes: Int = 4 * 1024 * 1024) {
+        self.requestTimeout = requestTimeout
+        self.maxResponseBytes = maxResponseBytes
+    }
+}
+
+/// Polls every task of one account: earliest due first, one request per budget slot, so when the account has more
+/// tasks than `rate_limit × poll_interval` every task's interval stretches evenly instead of some starving.
+public final class AccountPoller: Sendable {
+    struct Due: Comparable {
+        var time: Double
+        var sequence: UInt64
+        var key: TaskKey
+        static func < (lhs: Due, rhs: Due) -> Bool { (lhs.time, lhs.sequence) < (rhs.time, rhs.sequence) }
+    }
+
+    struct Schedule {
+        var heap = Heap<Due>()
+        /// The live entry per task; heap entries with another sequence number are stale and skipped.
+        var current: [TaskKey: UInt64] = [:]
+        var inFlight = Set<TaskKey>()
+        var nextSequence: UInt64 = 0
+        var lastLag: Double = 0
+        var lastOutcome: PollOutcome?
+
+        mutating func schedule(_ key: TaskKey, at time: Double) {
+            nextSequence += 1
+            current[key] = nextSequence
+            heap.insert(Due(time: time, sequence: nextSequence, key: key))
+        }
+
+        /// Drops stale heap entries and returns the live head.
+        mutating func head() -> Due? {
+            while let top = heap.min {
+                if current[top.key] == top.sequence { return top }
+                _ = heap.removeMin()
+            }
+            return nil
+        }
+    }
+
+    public let account: AccountSpec
+    public let client: any VendorClient
+    public let budget: RequestBudget
+    private let schedule = Mutex(Schedule())
+    private let stopped = Atomic<Bool>(false)
+    private let tracker: TaskTracker
+    private let metrics: ExporterMetrics
+    private let transport: any VendorTransport
+    private let limiter: ConcurrencyLimiter
+    private let settings: @Sendable () -> PollingSettings
+    private let logger: Logger
+
+    public init(account: AccountSpec, client: any VendorClient, tracker: TaskTracker, metrics: ExporterMetrics,
+                transport: any VendorTransport, limiter: ConcurrencyLimiter, settings: @escaping @Sendable () -> PollingSettings,
+                logger: Logger) {
+        self.account = account
+        self.client = client
+        self.budget = RequestBudget(limit: account.rateLimit)
+        self.tracker = tracker
+        self.metrics = metrics
+        self.transport = transport
+        self.limiter = limiter
+        self.settings = settings
+        var logger = logger
+        logger[metadataKey: "account"] = .string(account.name)
+        logger[metadataKey: "vendor"] = .string(account.vendor.rawValue)
+        self.logger = logger
+    }
+
+    public func stop() { stopped.store(true, ordering: .relaxed) }
+    public var isStopped: Bool { stopped.load(ordering: .relaxed) }
+
+    /// Makes the scheduled set match `keys`: new tasks get a first poll spread over one interval (so a restart or a
+    /// bulk registration does not fire every task at once); tasks no longer wanted are dropped.
+    public func sync(keys: Set<TaskKey>, now: Double) {
+        let interval = account.pollInterval
+        schedule.withLock { s in
+            for key in keys where s.current[key] == nil && !s.inFlight.contains(key) {
+                s.schedule(key, at: now + Double.random(in: 0..<min(interval, 5)))
+            }
+            for key in Array(s.current.keys) where !keys.contains(key) { s.current.removeValue(forKey: key) }
+        }
+    }
+
+    /// Schedules one task now (a new registration should be seen quickly).
+    public func pollSoon(_ key: TaskKey, now: Double) {
+        schedule.withLock { s in
+            if !s.inFlight.contains(key) { s.schedule(key, at: now) }
+        }
+    }
+
+    public func unschedule(_ key: TaskKey) { _ = schedule.withLock { $0.current.removeValue(forKey: key) } }
+
+    public var scheduledCount: Int { schedule.withLock { $0.current.count + $0.inFlight.count } }
+    public var lag: Double { schedule.withLock { $0.lastLag } }
+
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            while !isStopped, !Task.isCancelled {
+                let now = Date().timeIntervalSince1970
+                let next = schedule.withLock { $0.head() }
+                guard let next, next.time <= now else {
+                    // Nothing due: sleep until the head is due, re-checking often enough to see new registrations.
+                    let wait = next.map { min($0.time - now, 0.25) } ?? 0.25
+                    try? await Task.sleep(for: .seconds(max(wait, 0.001)))
+                    continue
+                }
+                schedule.withLock { s in
+                    _ = s.heap.removeMin()
+                    s.current.removeValue(forKey: next.key)
+                    s.inFlight.insert(next.key)
+                }
+                let slotWait = budget.reserve(now: now)
+                if slotWait > 0 { try? await Task.sleep(for: .seconds(slotWait)) }
+                let started = Date().timeIntervalSince1970
+                schedule.withLock { $0.lastLag = max(0, started - next.time) }
+                await limiter.acquire()
+                group.addTask {
+                    await self.poll(next.key)
+                    await self.limiter.release()
+                }
+            }
+        }
+    }
+
+    /// One status call: build, send, classify, record, reschedule.
+    func poll(_ key: TaskKey) async {
+        defer { _ = schedule.withLock { $0.inFlight.remove(key) } }
+        guard let task = tracker.task(key) else { return }
+        let current = settings()
+        let started = Date().timeIntervalSince1970
+        let result = await call(task.spec, settings: current)
+        let finished = Date().timeIntervalSince1970
+        metrics.recordCall(vendor: account.vendor, account: account.name, api: client.statusAPIName, result: result,
+                           seconds: finished - started)
+        switch result.outcome {
+        case .throttled: budget.recordThrottled(now: finished, retryAfter: result.retryAfter)
+        case .success, .notFound: budget.recordSuccess()
+        default: break
+        }
+        noteOutcome(result)
+        guard let updated = tracker.record(key, result: result, now: finished, notFoundGrace: client.notFoundGraceSeconds) else { return }
+        if updated.status != task.status {
+            logger.info("task status changed", metadata: [
+                "task_id": .string(key.taskID), "from": .string(task.status.rawValue), "to": .string(updated.status.rawValue),
+                "vendor_status": .string(updated.vendorStatus),
+            ])
+        }
+        guard updated.needsPolling, !isStopped else { return }
+        let base = updated.status.isTransitional ? max(1, account.pollInterval / 3) : account.pollInterval
+        let interval = base * Double.random(in: (1 - current.jitter)...(1 + current.jitter))
+        schedule.withLock { s in
+            if s.current[key] == nil { s.schedule(key, at: finished + interval) }
+        }
+    }
+
+    /// Sends one status request and classifies what happened into exactly one outcome.
+    public func call(_ spec: TaskSpec, settings: PollingSettings) async -> PollResult {
+        let request: OutboundRequest
+        do {
+            request = try client.statusRequest(for: spec, context: RequestContext())
+        } catch {
+            return .failure(.clientError, code: "request_build", message: "\(error)")
+        }
+        do {
+            let response = try await transport.send(request, timeout: settings.requestTimeout,
+                                                    maxResponseBytes: settings.maxResponseBytes)
+            return client.interpretStatus(response, for: spec)
+        } catch let failure as TransportFailure {
+            switch failure {
+            case .timeout: return .failure(.timeout, code: nil, message: failure.description)
+            case .responseTooLarge: return .failure(.decodeError, code: "response_too_large", message: failure.description)
+            case .connection: return .failure(.transportError, code: nil, message: failure.description)
+            }
+        } catch {
+            return .failure(.transportError, code: nil, message: String(describing: type(of: error)))
+        }
+    }
+
+    /// Logs when the account's calls change between working and failing, not on every call (no log storms).
+    private func noteOutcome(_ result: PollResult) {
+        let healthy: Set<PollOutcome> = [.success, .notFound]
+        let previous = schedule.withLock { s -> PollOutcome? in
+            let previous = s.lastOutcome
+            s.lastOutcome = result.outcome
+            return previous
+        }
+        guard previous != result.outcome else { return }
+        let metadata: Logger.Metadata = [
+            "outcome": .string(result.outcome.rawValue), "code": .string(result.vendorCode ?? ""),
+            "message": .string(result.message ?? ""),
+        ]
+        if healthy.contains(result.outcome) {
+            if let previous, !healthy.contains(previous) { logger.info("vendor calls succeed again", metadata: metadata) }
+        } else {
+            logger.warning("vendor call failed", metadata: metadata)
+        }
+    }
+}

@@ -1,0 +1,153 @@
+import CloudRecConfig
+import CloudRecCore
+import CloudRecMetrics
+import CloudRecVendors
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Runs one `AccountPoller` per account, applies configuration changes without losing task state, and expires
+/// finished tasks after `ended_task_retention`.
+public final class PollingEngine: Service, Sendable {
+    public let tracker: TaskTracker
+    public let metrics: ExporterMetrics
+    private let transport: any VendorTransport
+    private let logger: Logger
+    private let pollers = Mutex<[String: AccountPoller]>([:])
+    private let global = Mutex(GlobalConfig())
+    private let limiter: ConcurrencyLimiter
+    private let newPollers: AsyncStream<AccountPoller>
+    private let newPollerSink: AsyncStream<AccountPoller>.Continuation
+
+    public init(tracker: TaskTracker, metrics: ExporterMetrics, transport: any VendorTransport, logger: Logger,
+                maxConcurrentRequests: Int = GlobalConfig().maxConcurrentRequests) {
+        self.tracker = tracker
+        self.metrics = metrics
+        self.transport = transport
+        self.logger = logger
+        self.limiter = ConcurrencyLimiter(limit: maxConcurrentRequests)
+        (newPollers, newPollerSink) = AsyncStream.makeStream()
+    }
+
+    public var settings: PollingSettings {
+        let g = global.withLock { $0 }
+        return PollingSettings(requestTimeout: g.requestTimeout, maxResponseBytes: g.maxResponseBytes)
+    }
+
+    public var globalConfig: GlobalConfig { global.withLock { $0 } }
+
+    public var accounts: [AccountSpec] { pollers.withLock { $0.values.map(\.account) }.sorted { $0.name < $1.name } }
+
+    public func poller(for account: String) -> AccountPoller? { pollers.withLock { $0[account] } }
+
+    /// Makes the running state match a (validated) configuration. Tasks keep their state across reloads; only tasks
+    /// of removed accounts, or removed from the config and known from no other source, lose their series.
+    public func apply(_ config: ExporterConfig) {
+        global.withLock { $0 = config.global }
+        let wanted = Dictionary(uniqueKeysWithValues: config.accounts.map { ($0.name, $0) })
+        var started: [AccountPoller] = []
+        var removedAccounts: [String] = []
+        pollers.withLock { running in
+            for (name, poller) in running where wanted[name] != poller.account {
+                poller.stop()
+                running.removeValue(forKey: name)
+                if wanted[name]?.vendor != poller.account.vendor { removedAccounts.append(name) }
+            }
+            for (name, account) in wanted where running[name] == nil {
+                let poller = AccountPoller(account: account, client: VendorCatalog.makeClient(for: account), tracker: tracker,
+                                           metrics: metrics, transport: transport, limiter: limiter,
+                                           settings: { [weak self] in self?.settings ?? PollingSettings() }, logger: logger)
+                running[name] = poller
+                started.append(poller)
+            }
+        }
+        for name in removedAccounts {
+            tracker.removeAccount(name)
+            metrics.unregisterAccount(name)
+        }
+        for poller in started {
+            metrics.registerAccount(vendor: poller.account.vendor, account: poller.account.name, api: poller.client.statusAPIName)
+        }
+
+        let configured = Set(config.tasks.map(\.key))
+        for task in tracker.all where task.sources.contains(.config) && !configured.contains(task.key) {
+            tracker.untrack(task.key, source: .config)
+        }
+        for spec in config.tasks {
+            guard let account = wanted[spec.account] else { continue }
+            tracker.track(spec, vendor: account.vendor, source: .config)
+        }
+        syncSchedules()
+        for poller in started { newPollerSink.yield(poller) }
+    }
+
+    /// Starts tracking a task from a source other than the config file (API, discovery, callbacks).
+    @discardableResult
+    public func track(_ spec: TaskSpec, source: TaskSource) -> Bool {
+        guard let poller = poller(for: spec.account) else { return false }
+        let isNew = tracker.track(spec, vendor: poller.account.vendor, source: source)
+        if isNew { poller.pollSoon(spec.key, now: Date().timeIntervalSince1970) }
+        return isNew
+    }
+
+    public func untrack(_ key: TaskKey, source: TaskSource) {
+        tracker.untrack(key, source: source)
+        if tracker.task(key) == nil { poller(for: key.account)?.unschedule(key) }
+    }
+
+    private func syncSchedules() {
+        let now = Date().timeIntervalSince1970
+        var byAccount: [String: Set<TaskKey>] = [:]
+        for task in tracker.all where task.needsPolling { byAccount[task.spec.account, default: []].insert(task.key) }
+        for poller in pollers.withLock({ Array($0.values) }) {
+            poller.sync(keys: byAccount[poller.account.name] ?? [], now: now)
+        }
+    }
+
+    public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.expireLoop() }
+            for poller in pollers.withLock({ Array($0.values) }) { group.addTask { await poller.run() } }
+            // Pollers created by later reloads join the group here.
+            for await poller in newPollers.cancelOnGracefulShutdown() where !poller.isStopped {
+                group.addTask { await poller.run() }
+            }
+            for poller in pollers.withLock({ Array($0.values) }) { poller.stop() }
+            group.cancelAll()
+        }
+    }
+
+    private func expireLoop() async {
+        while !Task.isCancelled {
+            let retention = global.withLock { $0.endedTaskRetention }
+            let expired = tracker.expire(now: Date().timeIntervalSince1970, retention: retention)
+            if !expired.isEmpty { logger.debug("expired finished tasks", metadata: ["count": .stringConvertible(expired.count)]) }
+            try? await Task.sleep(for: .seconds(min(max(retention / 10, 0.2), 5)))
+        }
+    }
+
+    /// Scrape-time families computed from the engine's state.
+    public func scrapeFamilies() -> [any ExposedFamily] {
+        [
+            GaugeCallbackFamily(name: "cloudrec_tasks", help: "Number of tracked recording tasks by common status.",
+                                labelNames: ["vendor", "account", "status"]) { [weak self] in
+                guard let self else { return [] }
+                return self.tracker.statusCounts(accounts: self.accounts.map { ($0.vendor, $0.name) })
+            },
+            GaugeCallbackFamily(name: "cloudrec_poll_budget_utilization",
+                                help: "Share of the account's rate_limit spent over the last 10 seconds (1 means polling is limited by the budget).",
+                                labelNames: ["vendor", "account"]) { [weak self] in
+                let now = Date().timeIntervalSince1970
+                return (self?.pollerList ?? []).map { ([$0.account.vendor.rawValue, $0.account.name], $0.budget.utilization(now: now)) }
+            },
+            GaugeCallbackFamily(name: "cloudrec_poll_lag_seconds",
+                                help: "How late the most recent poll of the account started compared with its due time, in seconds.",
+                                labelNames: ["vendor", "account"]) { [weak self] in
+                (self?.pollerList ?? []).map { ([$0.account.vendor.rawValue, $0.account.name], $0.lag) }
+            },
+        ]
+    }
+
+    private var pollerList: [AccountPoller] { pollers.withLock { Array($0.values) }.sorted { $0.account.name < $1.account.name } }
+}

@@ -1,0 +1,199 @@
+import CloudRecCore
+import CloudRecMetrics
+import Foundation
+import Synchronization
+
+/// Where the exporter learned about a task. A task known from several sources is still one task.
+public enum TaskSource: String, Sendable, Hashable, CaseIterable, Codable {
+    case config, api, file, discovery, callback
+}
+
+/// Everything known about one tracked task.
+public struct TrackedTask: Sendable {
+    public var spec: TaskSpec
+    public var vendor: Vendor
+    public var sources: Set<TaskSource>
+    public var status: TaskStatus = .unknown
+    public var vendorStatus: String = ""
+    public var observation: TaskObservation?
+    public var lastSuccess: Double?
+    public var lastPoll: Double?
+    public var lastResult: PollResult?
+    /// When the vendor started answering not-found for a task it had shown before.
+    public var notFoundSince: Double?
+    /// When the task reached a terminal state; its series are removed `ended_task_retention` later.
+    public var endedAt: Double?
+
+    public init(spec: TaskSpec, vendor: Vendor, sources: Set<TaskSource>) {
+        self.spec = spec
+        self.vendor = vendor
+        self.sources = sources
+    }
+
+    public var key: TaskKey { spec.key }
+    public var everSeen: Bool { lastSuccess != nil }
+
+    /// A finished task is still polled while its files are on their way to storage (ZEGO reports upload states
+    /// after the task ended), so an upload failure after the end is still seen.
+    public var needsPolling: Bool {
+        guard endedAt != nil else { return true }
+        guard let observation, observation.reportsUploadStates else { return false }
+        return observation.files.contains { $0.uploadState == .recording || $0.uploadState == .uploading }
+    }
+
+    var export: TaskExport {
+        let files = observation?.files ?? []
+        var formats: [FileFormat: Int] = [:]
+        for file in files { formats[file.format, default: 0] += 1 }
+        var uploads: [UploadState: Int]?
+        if observation?.reportsUploadStates == true {
+            var counts: [UploadState: Int] = [:]
+            for file in files { if let state = file.uploadState { counts[state, default: 0] += 1 } }
+            uploads = counts
+        }
+        return TaskExport(vendor: vendor, account: spec.account, taskID: spec.id, status: status, vendorStatus: vendorStatus,
+                          fileCounts: formats, uploadCounts: uploads, totalSizeBytes: observation?.totalSizeBytes,
+                          recordedSeconds: observation?.totalDurationSeconds, startTime: observation?.startTime,
+                          lastSuccess: lastSuccess)
+    }
+
+    /// Applies one poll's result. Returns true when the task just became terminal.
+    mutating func apply(_ result: PollResult, now: Double, notFoundGrace: Double) -> Bool {
+        lastPoll = now
+        lastResult = result
+        let wasEnded = endedAt != nil
+        switch result.outcome {
+        case .success:
+            guard let observed = result.observation else { break }
+            observation = observed
+            status = observed.status
+            vendorStatus = observed.vendorStatus
+            lastSuccess = now
+            notFoundSince = nil
+            if status.isTerminal, endedAt == nil { endedAt = now }
+        case .notFound:
+            if everSeen, !wasEnded {
+                let since = notFoundSince ?? now
+                notFoundSince = since
+                // Measured from the last successful answer: a vendor that forgets ended tasks (Tencent, Agora after
+                // its failover window) answers not-found from then on.
+                if now - (lastSuccess ?? since) >= notFoundGrace {
+                    status = .completed
+                    vendorStatus = result.vendorCode ?? "not_found"
+                    endedAt = now
+                } else {
+                    status = .unknown
+                    vendorStatus = result.vendorCode ?? "not_found"
+                }
+            } else if !everSeen {
+                status = .unknown
+                vendorStatus = result.vendorCode ?? "not_found"
+            }
+        default:
+            break
+        }
+        return !wasEnded && endedAt != nil
+    }
+}
+
+/// All tracked tasks and their exported series. Thread-safe; the pollers, the reload path and (later) the
+/// registration API all go through it.
+public final class TaskTracker: Sendable {
+    private let tasks = Mutex<[TaskKey: TrackedTask]>([:])
+    public let store: TaskSeriesStore
+
+    public init(store: TaskSeriesStore) { self.store = store }
+
+    /// Starts tracking (or adds a source to) a task. Returns true when the task is new.
+    @discardableResult
+    public func track(_ spec: TaskSpec, vendor: Vendor, source: TaskSource) -> Bool {
+        let (isNew, export) = tasks.withLock { all -> (Bool, TaskExport?) in
+            if var existing = all[spec.key] {
+                existing.sources.insert(source)
+                // The newest definition of vendor fields wins (e.g. a corrected resource_id).
+                existing.spec.fields.merge(spec.fields) { _, new in new }
+                all[spec.key] = existing
+                return (false, nil)
+            }
+            let task = TrackedTask(spec: spec, vendor: vendor, sources: [source])
+            all[spec.key] = task
+            return (true, task.export)
+        }
+        if let export { store.set(spec.key, export) }
+        return isNew
+    }
+
+    /// Removes a source; a task with no source left stops being tracked and loses its series.
+    public func untrack(_ key: TaskKey, source: TaskSource) {
+        let removed = tasks.withLock { all -> Bool in
+            guard var task = all[key] else { return false }
+            task.sources.remove(source)
+            if task.sources.isEmpty {
+                all.removeValue(forKey: key)
+                return true
+            }
+            all[key] = task
+            return false
+        }
+        if removed { store.remove(key) }
+    }
+
+    /// Removes every task of an account (the account left the configuration).
+    public func removeAccount(_ account: String) {
+        let keys = tasks.withLock { all -> [TaskKey] in
+            let keys = all.keys.filter { $0.account == account }
+            for key in keys { all.removeValue(forKey: key) }
+            return keys
+        }
+        for key in keys { store.remove(key) }
+    }
+
+    public func task(_ key: TaskKey) -> TrackedTask? { tasks.withLock { $0[key] } }
+    public var all: [TrackedTask] { tasks.withLock { Array($0.values) } }
+    public var count: Int { tasks.withLock { $0.count } }
+
+    public func keys(account: String) -> [TaskKey] {
+        tasks.withLock { all in all.keys.filter { $0.account == account } }
+    }
+
+    /// Records a poll result and re-renders the task's series. Returns the updated task, or nil when it is no
+    /// longer tracked (removed while the call was in flight).
+    @discardableResult
+    public func record(_ key: TaskKey, result: PollResult, now: Double, notFoundGrace: Double) -> TrackedTask? {
+        let updated = tasks.withLock { all -> TrackedTask? in
+            guard var task = all[key] else { return nil }
+            _ = task.apply(result, now: now, notFoundGrace: notFoundGrace)
+            all[key] = task
+            return task
+        }
+        if let updated { store.set(key, updated.export) }
+        return updated
+    }
+
+    /// Drops finished tasks whose retention has passed. Returns the keys removed.
+    @discardableResult
+    public func expire(now: Double, retention: Double) -> [TaskKey] {
+        let expired = tasks.withLock { all -> [TaskKey] in
+            let keys = all.values.filter { task in task.endedAt.map { now - $0 >= retention } ?? false }.map(\.key)
+            for key in keys { all.removeValue(forKey: key) }
+            return keys
+        }
+        for key in expired { store.remove(key) }
+        return expired
+    }
+
+    /// Task counts per (vendor, account, status), every status present, for `cloudrec_tasks`.
+    public func statusCounts(accounts: [(Vendor, String)]) -> [([String], Double)] {
+        var counts: [String: [TaskStatus: Int]] = [:]
+        tasks.withLock { all in
+            for task in all.values { counts[task.spec.account, default: [:]][task.status, default: 0] += 1 }
+        }
+        var rows: [([String], Double)] = []
+        for (vendor, account) in accounts.sorted(by: { $0.1 < $1.1 }) {
+            for status in TaskStatus.allCases {
+                rows.append(([vendor.rawValue, account, status.rawValue], Double(counts[account]?[status] ?? 0)))
+            }
+        }
+        return rows
+    }
+}

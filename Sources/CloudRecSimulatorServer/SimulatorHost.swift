@@ -1,0 +1,73 @@
+import CloudRecCore
+import CloudRecSimulators
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// Serves one vendor simulator over HTTP on a loopback port (0 picks a free one). Used by the integration tests,
+/// the demo and the benchmarks.
+public final class SimulatorHost: Service, Sendable {
+    public let simulator: any VendorSimulator
+    private let host: String
+    private let requestedPort: Int
+    private let logger: Logger
+    private let boundPort = Mutex<(port: Int?, waiters: [CheckedContinuation<Int, Never>])>((nil, []))
+
+    public init(simulator: any VendorSimulator, host: String = "127.0.0.1", port: Int = 0, logger: Logger) {
+        self.simulator = simulator
+        self.host = host
+        self.requestedPort = port
+        self.logger = logger
+    }
+
+    /// Waits until the server listens and returns its port.
+    public func port() async -> Int {
+        await withCheckedContinuation { continuation in
+            let ready = boundPort.withLock { state -> Int? in
+                if let port = state.port { return port }
+                state.waiters.append(continuation)
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+
+    private func markListening(port: Int) {
+        let waiters = boundPort.withLock { state -> [CheckedContinuation<Int, Never>] in
+            state.port = port
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(returning: port) }
+    }
+
+    public func baseURL() async -> String { "http://\(host):\(await port())" }
+
+    public func run() async throws {
+        let simulator = self.simulator
+        let responder = CallbackResponder<BasicRequestContext> { request, _ in
+            var request = request
+            let body = try await request.collectBody(upTo: 1 << 20)
+            var headers: [String: String] = [:]
+            for field in request.headers { headers[field.name.canonicalName] = field.value }
+            let simRequest = SimRequest(method: request.method.rawValue, path: request.uri.path,
+                                        rawQuery: request.uri.query ?? "", headers: headers, body: Array(buffer: body))
+            let answer = simulator.respond(to: simRequest)
+            if answer.delaySeconds > 0 { try await Task.sleep(for: .seconds(answer.delaySeconds)) }
+            var fields = HTTPFields()
+            for (name, value) in answer.headers {
+                if let fieldName = HTTPField.Name(name) { fields[fieldName] = value }
+            }
+            return Response(status: .init(code: answer.status), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
+        }
+        let app = Application(
+            responder: responder,
+            configuration: .init(address: .hostname(host, port: requestedPort), serverName: "cloudrec-simulator-\(simulator.vendor.rawValue)"),
+            onServerRunning: { channel in self.markListening(port: channel.localAddress?.port ?? 0) },
+            logger: logger)
+        try await app.runService()
+    }
+}
