@@ -1,0 +1,140 @@
+import ArgumentParser
+import CloudRecApp
+import CloudRecConfig
+import Foundation
+import Logging
+
+/// `cloudrec_exporter [serve] | check-config FILE | probe`.
+@main
+struct CloudRecExporter: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cloudrec_exporter",
+        abstract: "Prometheus exporter for cloud-recording tasks at Agora, ZEGO, Tencent TRTC, Alibaba Live and Alibaba IMS.",
+        version: "\(BuildInfo.version) (revision \(BuildInfo.revision))",
+        subcommands: [Serve.self, CheckConfig.self, Probe.self],
+        defaultSubcommand: Serve.self)
+}
+
+struct LoggingOptions: ParsableArguments {
+    @Option(name: .customLong("log.level"), help: "Only log messages with the given severity or above: debug, info, warn, error.")
+    var level: String = "info"
+
+    @Option(name: .customLong("log.format"), help: "Output format of log messages: logfmt or json.")
+    var format: String = "logfmt"
+
+    func validate() throws {
+        guard Logger.Level(prometheusName: level) != nil else {
+            throw ValidationError("--log.level must be one of debug, info, warn, error (got \"\(level)\")")
+        }
+        guard LogFormat(rawValue: format) != nil else {
+            throw ValidationError("--log.format must be logfmt or json (got \"\(format)\")")
+        }
+    }
+
+    func makeLogger() -> Logger {
+        let level = Logger.Level(prometheusName: level) ?? .info
+        let format = LogFormat(rawValue: format) ?? .logfmt
+        LoggingSystem.bootstrap { label in LogFormatHandler(label: label, level: level, format: format) }
+        return Logger(label: "cloudrec_exporter")
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the exporter (the default command).")
+
+    @Option(name: .customLong("config.file"), help: "Path to the configuration file.")
+    var configFile: String?
+
+    @Option(name: .customLong("web.listen-address"), help: "Address on which to expose metrics and the web interface.")
+    var listenAddress: String = ":9877"
+
+    @Option(name: .customLong("web.telemetry-path"), help: "Path under which to expose metrics.")
+    var telemetryPath: String = "/metrics"
+
+    @Option(name: .customLong("web.config.file"), help: "Path to a web configuration file (TLS and basic auth; not supported yet).")
+    var webConfigFile: String?
+
+    @Flag(name: .customLong("demo"), help: "Start built-in vendor simulators and export their tasks; needs no config or credentials.")
+    var demo = false
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard ListenAddress(parsing: listenAddress) != nil else {
+            throw ValidationError("--web.listen-address must look like :9877 or 127.0.0.1:9877 (got \"\(listenAddress)\")")
+        }
+        guard telemetryPath.hasPrefix("/"), telemetryPath.count > 1, !["/-/healthy", "/-/ready", "/-/reload"].contains(telemetryPath) else {
+            throw ValidationError("--web.telemetry-path must be an absolute path other than / and /-/* (got \"\(telemetryPath)\")")
+        }
+        if webConfigFile != nil {
+            throw ValidationError("--web.config.file (TLS and basic auth) is not supported in this version; terminate TLS in front of the exporter")
+        }
+        if configFile == nil, !demo { throw ValidationError("--config.file is required (or use --demo)") }
+    }
+
+    func run() async throws {
+        let logger = logging.makeLogger()
+        var options = ServeOptions()
+        options.configFile = configFile
+        options.listenAddress = ListenAddress(parsing: listenAddress)!
+        options.telemetryPath = telemetryPath
+        options.demo = demo
+        do {
+            try await ExporterServer.run(options: options, logger: logger)
+        } catch let error as ExporterStartupError {
+            logger.error("cannot start", metadata: ["error": .string(error.description)])
+            throw ExitCode(2)
+        }
+    }
+}
+
+struct CheckConfig: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config", abstract: "Validate a configuration file; exits 0 when valid, 2 with every problem listed otherwise.")
+
+    @Argument(help: "The configuration file to check.")
+    var file: String
+
+    func run() async throws {
+        do {
+            let config = try ConfigLoader().load(path: file)
+            print("\(file): OK (\(config.accounts.count) accounts, \(config.tasks.count) tasks)")
+        } catch {
+            FileHandle.standardError.write(Data("\(error.description)\n\(file): \(error.problems.count) problem(s)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+}
+
+struct Probe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run one status query for a task and print the decoded, normalised result as JSON.")
+
+    @Option(name: .customLong("config.file"), help: "Path to the configuration file.")
+    var configFile: String
+
+    @Option(help: "The account name from the configuration.")
+    var account: String
+
+    @Option(help: "The vendor's task id (Agora: the sid).")
+    var task: String
+
+    @Option(name: .customLong("field"), help: "A vendor task field as key=value (e.g. resource_id=..., mode=mix); overrides the config's.")
+    var fields: [String] = []
+
+    @Option(name: .customLong("timeout"), help: "Request timeout in seconds.")
+    var timeout: Double = 10
+
+    func run() async throws {
+        var overrides: [String: String] = [:]
+        for field in fields {
+            let parts = field.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2 else { throw ValidationError("--field must be key=value (got \"\(field)\")") }
+            overrides[String(parts[0])] = String(parts[1])
+        }
+        let outcome = try await ProbeCommand.run(configFile: configFile, account: account, taskID: task, fields: overrides, timeout: timeout)
+        print(outcome.json)
+        if !outcome.succeeded { throw ExitCode(1) }
+    }
+}
+
