@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The test command (README "Run the tests"; .ci/run calls exactly this). It installs what the tests need on a
+# fresh Debian machine (promtool, Prometheus, Alertmanager, the vendors' Python SDKs for signature cross-checks),
+# then checks the alert rules and dashboards, then runs `swift test` (unit and integration tests, debug build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else "$@"; fi; }
+
+apt_packages=()
+command -v promtool >/dev/null || apt_packages+=(prometheus)
+command -v prometheus-alertmanager >/dev/null || apt_packages+=(prometheus-alertmanager)
+dpkg -s zlib1g-dev >/dev/null 2>&1 || apt_packages+=(zlib1g-dev)
+dpkg -s libsqlite3-dev >/dev/null 2>&1 || apt_packages+=(libsqlite3-dev)
+if [ ${#apt_packages[@]} -gt 0 ]; then
+  echo "== installing Debian packages: ${apt_packages[*]}"
+  as_root apt-get update -qq
+  # No recommends: prometheus would otherwise pull node-exporter and smartmontools.
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
+fi
+
+pip_packages=(PyYAML tencentcloud-sdk-python-common alibabacloud-openapi-util alibabacloud-tea-openapi)
+missing_pip=()
+for p in "${pip_packages[@]}"; do python3 -m pip show -q "$p" >/dev/null 2>&1 || missing_pip+=("$p"); done
+if [ ${#missing_pip[@]} -gt 0 ]; then
+  echo "== installing Python packages: ${missing_pip[*]}"
+  python3 -m pip install -q --disable-pip-version-check "${missing_pip[@]}"
+fi
+
+echo "== alert rules: promtool check + unit tests"
+bash alerts/check.sh
+
+echo "== signature vectors recomputed with the vendors' official Python SDKs"
+for script in scripts/sdk_vectors/*.py; do
+  [ -f "$script" ] || continue
+  python3 "$script" --check
+done
+
+echo "== swift test"
+swift build --build-tests
+swift test 2>&1 | tee .build/swift-test.log
