@@ -53,6 +53,8 @@ struct ConfigReader {
     let environment: [String: String]
     let readFile: @Sendable (String) throws -> String
     var problems: [ConfigProblem] = []
+    /// Accounts that are present but invalid: their tasks are not reported again as "no account named".
+    var invalidAccountNames = Set<String>()
 
     init(file: String, environment: [String: String], readFile: @escaping @Sendable (String) throws -> String) {
         self.file = file
@@ -196,7 +198,10 @@ struct ConfigReader {
         var names: [String: Int] = [:]
         for (index, item) in sequence.enumerated() {
             let path = "accounts[\(index)]"
-            guard let account = readAccount(item, path: path, global: global) else { continue }
+            guard let account = readAccount(item, path: path, global: global) else {
+                if case let .mapping(mapping) = item, let name = mapping["name"]?.scalar?.string { invalidAccountNames.insert(name) }
+                continue
+            }
             if let first = names[account.name] {
                 report(item, "\(path).name", "duplicate account name \"\(account.name)\" (first used by accounts[\(first)])")
                 continue
@@ -371,6 +376,7 @@ struct ConfigReader {
         }
         guard let accountName = string(accountEntry.value, "\(path).account") else { return nil }
         guard let account = accounts.first(where: { $0.name == accountName }) else {
+            if invalidAccountNames.contains(accountName) { return nil }
             report(accountEntry.value, "\(path).account", "no account named \"\(accountName)\"")
             return nil
         }
