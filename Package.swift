@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
     ],
     targets: [
         // Task model, common status set, vendor-neutral request/response types, secrets.
@@ -54,9 +55,16 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "HeapModule", package: "swift-collections"),
         ], swiftSettings: swiftSettings),
+        // Durable task state (SQLite through GRDB, WAL mode): registrations and last known states survive restarts.
+        .target(name: "CloudRecStorage", dependencies: [
+            "CloudRecCore", "CloudRecPolling",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: swiftSettings),
         // The exporter's HTTP surface: /metrics, landing page, health, reload.
         .target(name: "CloudRecHTTP", dependencies: [
-            "CloudRecCore", "CloudRecMetrics", "CloudRecPolling",
+            "CloudRecCore", "CloudRecMetrics", "CloudRecPolling", "CloudRecConfig", "CloudRecVendors",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "CompressNIO", package: "compress-nio"),
         ], swiftSettings: swiftSettings),
@@ -69,7 +77,7 @@ let package = Package(
         // Wiring: builds the service group from a config; shared by the executable and the integration tests.
         .target(name: "CloudRecApp", dependencies: [
             "CloudRecCore", "CloudRecConfig", "CloudRecVendors", "CloudRecMetrics", "CloudRecPolling",
-            "CloudRecHTTP", "CloudRecSimulators", "CloudRecSimulatorServer",
+            "CloudRecHTTP", "CloudRecSimulators", "CloudRecSimulatorServer", "CloudRecStorage",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -87,7 +95,7 @@ let package = Package(
         ], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "CloudRecIntegrationTests", dependencies: [
             "CloudRecApp", "CloudRecCore", "CloudRecConfig", "CloudRecSimulators", "CloudRecSimulatorServer",
-            "CloudRecMetrics", "CloudRecPolling", "CloudRecHTTP",
+            "CloudRecMetrics", "CloudRecPolling", "CloudRecHTTP", "CloudRecStorage",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
         ], swiftSettings: swiftSettings),

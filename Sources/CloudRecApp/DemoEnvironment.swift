@@ -61,7 +61,7 @@ struct DemoDriver: Service {
             for (index, scenario) in environment.scenarios.enumerated() {
                 let account = environment.accounts[index]
                 for id in scenario.advance(now: now, elapsed: stepSeconds, step: step) {
-                    engine.track(TaskSpec(account: account.name, id: id, fields: account.taskFields(id)), source: .discovery)
+                    _ = try? engine.track(TaskSpec(account: account.name, id: id, fields: account.taskFields(id)), source: .discovery)
                 }
             }
         }

@@ -15,7 +15,7 @@ public enum ConfigSource: Sendable {
 
 /// The running exporter: owns the task store, the polling engine and the metric exposition, and implements
 /// reload (SIGHUP, `POST /-/reload`): a bad new config is rejected and the old one keeps running.
-public final class ExporterApp: ExporterControl, Sendable {
+public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
     public let store = TaskSeriesStore()
     public let tracker: TaskTracker
     public let metrics: ExporterMetrics
@@ -28,11 +28,11 @@ public final class ExporterApp: ExporterControl, Sendable {
     private let current = Mutex<ExporterConfig?>(nil)
 
     public init(source: ConfigSource, transport: any VendorTransport, logger: Logger,
-                loader: ConfigLoader = ConfigLoader()) {
+                loader: ConfigLoader = ConfigLoader(), persistence: (any TaskPersistence)? = nil) {
         self.source = Mutex(source)
         self.loader = loader
         self.logger = logger
-        tracker = TaskTracker(store: store)
+        tracker = TaskTracker(store: store, persistence: persistence)
         metrics = ExporterMetrics(version: BuildInfo.version, revision: BuildInfo.revision)
         engine = PollingEngine(tracker: tracker, metrics: metrics, transport: transport, logger: logger)
         exposition = MetricsExposition(store: store, families: metrics.families + engine.scrapeFamilies() + ProcessMetrics.families())
@@ -43,8 +43,10 @@ public final class ExporterApp: ExporterControl, Sendable {
     public var config: ExporterConfig? { current.withLock { $0 } }
 
     /// Loads the configuration for the first time; a bad one is fatal at start (the caller exits non-zero).
-    public func start() throws(ConfigErrors) {
+    /// `restored` are the tasks from the durable store.
+    public func start(restoring restored: [TrackedTask] = []) throws(ConfigErrors) {
         let config = try loadConfig()
+        engine.restore(restored)
         apply(config)
         ready.store(true, ordering: .relaxed)
     }
@@ -83,6 +85,27 @@ public final class ExporterApp: ExporterControl, Sendable {
         metrics.configReloadSuccessful.set([], 1)
         metrics.configReloadTimestamp.set([], Date().timeIntervalSince1970.rounded())
     }
+
+    // MARK: TaskRegistry (the /api/v1 registration API)
+
+    public var apiConfig: APIConfig? { config?.api }
+
+    public func account(named name: String) -> AccountSpec? { config?.account(named: name) }
+
+    public func register(_ spec: TaskSpec) throws -> (isNew: Bool, task: TrackedTask) {
+        let isNew = try engine.track(spec, source: .api, durable: true)
+        guard let task = tracker.task(spec.key) else { throw UnknownAccount(name: spec.account) }
+        return (isNew, task)
+    }
+
+    public func unregister(_ key: TaskKey) -> Bool {
+        guard tracker.task(key)?.sources.contains(.api) == true else { return false }
+        engine.untrack(key, source: .api)
+        return true
+    }
+
+    public func trackedTasks() -> [TrackedTask] { tracker.all }
+    public func trackedTask(_ key: TaskKey) -> TrackedTask? { tracker.task(key) }
 
     public func renderMetrics(_ format: ExpositionFormat) -> [UInt8] { exposition.render(format) }
 

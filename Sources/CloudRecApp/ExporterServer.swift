@@ -3,6 +3,7 @@ import CloudRecConfig
 import CloudRecCore
 import CloudRecHTTP
 import CloudRecPolling
+import CloudRecStorage
 import Hummingbird
 import Logging
 import ServiceLifecycle
@@ -13,6 +14,8 @@ public struct ServeOptions: Sendable {
     public var listenAddress = ListenAddress(host: "0.0.0.0", port: 9877)
     public var telemetryPath = "/metrics"
     public var demo = false
+    /// SQLite file for durable task state; nil keeps state in memory only (the demo's default).
+    public var storagePath: String?
 
     public init() {}
 }
@@ -24,11 +27,25 @@ public enum ExporterServer {
             timeout: .init(connect: .seconds(5)), connectionPool: .init(idleTimeout: .seconds(60))))
         var services: [any Service] = []
         let app: ExporterApp
+        var store: SQLiteTaskStore?
+        var restored: [TrackedTask] = []
+        if let path = options.storagePath {
+            do {
+                let opened = try SQLiteTaskStore(path: path, logger: logger)
+                restored = try opened.loadAll()
+                store = opened
+                services.append(opened)
+                logger.info("task store opened", metadata: ["path": .string(path), "tasks": .stringConvertible(restored.count)])
+            } catch {
+                throw ExporterStartupError("\(error)")
+            }
+        }
+        let transport = AsyncHTTPClientTransport(client: httpClient)
         if options.demo {
             let demo = DemoEnvironment(logger: logger)
             services += demo.hosts
             // The simulators start with the service group; the config needs their ports.
-            let demoApp = ExporterApp(source: .fixed(ExporterConfig()), transport: AsyncHTTPClientTransport(client: httpClient), logger: logger)
+            let demoApp = ExporterApp(source: .fixed(ExporterConfig()), transport: transport, logger: logger, persistence: store)
             app = demoApp
             services.append(DemoBootstrap(demo: demo, app: demoApp, logger: logger))
             services.append(demo.driver(engine: demoApp.engine))
@@ -36,14 +53,14 @@ public enum ExporterServer {
             guard let configFile = options.configFile else {
                 throw ExporterStartupError("--config.file is required (or use --demo)")
             }
-            app = ExporterApp(source: .file(configFile), transport: AsyncHTTPClientTransport(client: httpClient), logger: logger)
+            app = ExporterApp(source: .file(configFile), transport: transport, logger: logger, persistence: store)
             do {
-                try app.start()
+                try app.start(restoring: restored)
             } catch {
                 throw ExporterStartupError("invalid configuration:\n\(error.description)")
             }
         }
-        let router = ExporterRouter.build(control: app, telemetryPath: options.telemetryPath)
+        let router = ExporterRouter.build(control: app, telemetryPath: options.telemetryPath, registry: app)
         let listen = options.listenAddress
         let application = Application(
             router: router,

@@ -151,9 +151,10 @@ struct ConfigReader {
         }
         var accountsNode: Node?
         var tasksNode: Node?
-        for entry in entries(root, "", allowed: ["global", "accounts", "tasks"]) {
+        for entry in entries(root, "", allowed: ["global", "accounts", "tasks", "api"]) {
             switch entry.key {
             case "global": config.global = readGlobal(entry.value)
+            case "api": config.api = readAPI(entry.value)
             case "accounts": accountsNode = entry.value
             case "tasks": tasksNode = entry.value
             default: break
@@ -185,6 +186,67 @@ struct ConfigReader {
             }
         }
         return global
+    }
+
+    mutating func readAPI(_ node: Node) -> APIConfig? {
+        let pairs = entries(node, "api", allowed: ["token", "token_file", "max_body_bytes", "labels"])
+        var api = APIConfig(token: Secret(""))
+        var sawToken = false
+        for entry in pairs {
+            let path = "api.\(entry.key)"
+            switch entry.key {
+            case "token", "token_file":
+                guard !sawToken else {
+                    report(entry.keyNode, path, "give either token or token_file, not both")
+                    continue
+                }
+                sawToken = true
+                if let secret = readSecret(entry.value, path: path, fromFile: entry.key == "token_file") { api.token = secret }
+            case "max_body_bytes":
+                if let v = number(entry.value, path) {
+                    if v >= 256, v == v.rounded() { api.maxBodyBytes = Int(v) } else { report(entry.value, path, "must be a whole number ≥ 256") }
+                }
+            case "labels":
+                guard case let .sequence(items) = entry.value else {
+                    report(entry.value, path, "expected a list of label names")
+                    continue
+                }
+                for (index, item) in items.enumerated() {
+                    guard let name = string(item, "\(path)[\(index)]") else { continue }
+                    if Self.isLabelName(name) { api.allowedLabels.append(name) } else {
+                        report(item, "\(path)[\(index)]", "\"\(name)\" is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+                    }
+                }
+            default: break
+            }
+        }
+        guard sawToken else {
+            report(node, "api", "missing token (or token_file): the API needs a bearer token")
+            return nil
+        }
+        if api.token.reveal().count < 16 { report(node, "api.token", "must be at least 16 characters") }
+        return api
+    }
+
+    static func isLabelName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, first == "_" || (first.isASCII && CharacterSet.letters.contains(first)) else { return false }
+        return name.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && CharacterSet.alphanumerics.contains($0)) }
+    }
+
+    /// A secret given inline (with `${ENV}` expansion) or read from a file.
+    mutating func readSecret(_ node: Node, path: String, fromFile: Bool) -> Secret? {
+        guard let raw = string(node, path) else { return nil }
+        if fromFile {
+            do {
+                let content = try readFile(raw).trimmingCharacters(in: .whitespacesAndNewlines)
+                if content.isEmpty { report(node, path, "secret file \(raw) is empty") }
+                return Secret(content)
+            } catch {
+                report(node, path, "cannot read secret file \(raw): \(ConfigLoader.describe(error))")
+                return nil
+            }
+        }
+        return expandEnvironment(raw, node: node, path: path).map(Secret.init)
     }
 
     static let commonAccountKeys = ["name", "vendor", "endpoint", "rate_limit", "poll_interval", "credentials", "tls_ca_file"]
@@ -307,20 +369,12 @@ struct ConfigReader {
             case (.some, .some):
                 report(fromFile?.keyNode, "\(path).\(name)_file", "give either \(name) or \(name)_file, not both")
             case let (inline?, nil):
-                guard let raw = string(inline.value, "\(path).\(name)") else { continue }
-                if let value = expandEnvironment(raw, node: inline.value, path: "\(path).\(name)") {
+                if let value = readSecret(inline.value, path: "\(path).\(name)", fromFile: false) {
                     if value.isEmpty { report(inline.value, "\(path).\(name)", "is empty after expanding environment variables") }
-                    secrets[name] = Secret(value)
+                    secrets[name] = value
                 }
             case let (nil, file?):
-                guard let filePath = string(file.value, "\(path).\(name)_file") else { continue }
-                do {
-                    let content = try readFile(filePath).trimmingCharacters(in: .whitespacesAndNewlines)
-                    if content.isEmpty { report(file.value, "\(path).\(name)_file", "secret file \(filePath) is empty") }
-                    secrets[name] = Secret(content)
-                } catch {
-                    report(file.value, "\(path).\(name)_file", "cannot read secret file \(filePath): \(ConfigLoader.describe(error))")
-                }
+                secrets[name] = readSecret(file.value, path: "\(path).\(name)_file", fromFile: true)
             }
         }
         return secrets

@@ -13,11 +13,26 @@ public struct GlobalConfig: Sendable, Hashable {
     public init() {}
 }
 
+/// The task registration API (`/api/v1/`). Off unless a token is configured.
+public struct APIConfig: Sendable, Hashable {
+    public var token: Secret
+    public var maxBodyBytes: Int = 64 * 1024
+    /// Free label names a registration may carry.
+    public var allowedLabels: [String] = []
+
+    public init(token: Secret, maxBodyBytes: Int = 64 * 1024, allowedLabels: [String] = []) {
+        self.token = token
+        self.maxBodyBytes = maxBodyBytes
+        self.allowedLabels = allowedLabels
+    }
+}
+
 /// A validated configuration, ready to run.
 public struct ExporterConfig: Sendable {
     public var global: GlobalConfig
     public var accounts: [AccountSpec]
     public var tasks: [TaskSpec]
+    public var api: APIConfig?
     /// Where it was read from, for messages.
     public var source: String
 

@@ -51,11 +51,24 @@ public struct TaskSpec: Sendable, Hashable, Codable {
     public var account: String
     public var id: String
     public var fields: [String: String]
+    /// Free labels from the configured allow-list (registration API), exported on `cloudrec_task_labels`.
+    public var labels: [String: String]
 
-    public init(account: String, id: String, fields: [String: String] = [:]) {
+    public init(account: String, id: String, fields: [String: String] = [:], labels: [String: String] = [:]) {
         self.account = account
         self.id = id
         self.fields = fields
+        self.labels = labels
+    }
+
+    enum CodingKeys: String, CodingKey { case account, id, fields, labels }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        account = try container.decode(String.self, forKey: .account)
+        id = try container.decode(String.self, forKey: .id)
+        fields = try container.decodeIfPresent([String: String].self, forKey: .fields) ?? [:]
+        labels = try container.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
     }
 
     public var key: TaskKey { TaskKey(account: account, taskID: id) }

@@ -7,8 +7,10 @@ import NIOCore
 
 /// Builds the exporter's routes: the telemetry path, the landing page, health, readiness and reload.
 public enum ExporterRouter {
-    public static func build(control: any ExporterControl, telemetryPath: String) -> Router<BasicRequestContext> {
+    public static func build(control: any ExporterControl, telemetryPath: String,
+                             registry: (any TaskRegistry)? = nil) -> Router<BasicRequestContext> {
         let router = Router()
+        if let registry { TaskAPI.register(on: router, registry: registry) }
         router.get(RouterPath(telemetryPath)) { request, _ in
             metricsResponse(control: control, accept: request.headers[.accept],
                             acceptEncoding: request.headers[.acceptEncoding])

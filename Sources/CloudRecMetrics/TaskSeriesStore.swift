@@ -15,10 +15,14 @@ public struct TaskExport: Sendable, Hashable {
     public var recordedSeconds: Double?
     public var startTime: Double?
     public var lastSuccess: Double?
+    /// Free labels (allow-listed), exported as `label_<name>` on `cloudrec_task_labels`.
+    public var labels: [String: String]
 
     public init(vendor: Vendor, account: String, taskID: String, status: TaskStatus, vendorStatus: String,
                 fileCounts: [FileFormat: Int] = [:], uploadCounts: [UploadState: Int]? = nil, totalSizeBytes: Int64? = nil,
-                recordedSeconds: Double? = nil, startTime: Double? = nil, lastSuccess: Double? = nil) {
+                recordedSeconds: Double? = nil, startTime: Double? = nil, lastSuccess: Double? = nil,
+                labels: [String: String] = [:]) {
+        self.labels = labels
         self.vendor = vendor
         self.account = account
         self.taskID = taskID
@@ -67,7 +71,11 @@ public enum TaskFamilies {
     public static let lastSuccess = MetricFamily(
         name: "cloudrec_task_last_success_timestamp_seconds", type: .gauge, help: "Unix time of the last successful status query of a task.")
 
-    public static let all: [MetricFamily] = [status, info, files, uploadFiles, sizeBytes, recordedSeconds, startTime, lastSuccess]
+    public static let labels = MetricFamily(
+        name: "cloudrec_task_labels", type: .gauge,
+        help: "Free labels given when the task was registered (allow-listed in the config), as label_<name>.")
+
+    public static let all: [MetricFamily] = [status, info, files, uploadFiles, sizeBytes, recordedSeconds, startTime, lastSuccess, labels]
 }
 
 private extension MetricFamily {
@@ -110,6 +118,11 @@ public enum TaskRenderer {
         appendOptional(&out, TaskFamilies.startTime, identity, task.startTime)
         ends.append(out.count)
         appendOptional(&out, TaskFamilies.lastSuccess, identity, task.lastSuccess)
+        ends.append(out.count)
+        if !task.labels.isEmpty {
+            let extra = task.labels.sorted { $0.key < $1.key }.map { ("label_\($0.key)", $0.value) }
+            SampleWriter.appendSample(into: &out, name: TaskFamilies.labels.name, labels: identity + extra, value: 1)
+        }
         ends.append(out.count)
         return RenderedTask(bytes: out, ends: ends)
     }

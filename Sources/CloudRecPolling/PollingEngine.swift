@@ -62,6 +62,11 @@ public final class PollingEngine: Service, Sendable {
                 started.append(poller)
             }
         }
+        // Tasks of accounts that are gone (including ones restored from the durable store) go with them.
+        for name in Set(tracker.all.map(\.spec.account)) where wanted[name] == nil && !removedAccounts.contains(name) {
+            logger.warning("forgetting tasks of an account that is no longer configured", metadata: ["account": .string(name)])
+            removedAccounts.append(name)
+        }
         for name in removedAccounts {
             tracker.removeAccount(name)
             metrics.unregisterAccount(name)
@@ -76,17 +81,18 @@ public final class PollingEngine: Service, Sendable {
         }
         for spec in config.tasks {
             guard let account = wanted[spec.account] else { continue }
-            tracker.track(spec, vendor: account.vendor, source: .config)
+            _ = try? tracker.track(spec, vendor: account.vendor, source: .config)
         }
         syncSchedules()
         for poller in started { newPollerSink.yield(poller) }
     }
 
-    /// Starts tracking a task from a source other than the config file (API, discovery, callbacks).
+    /// Starts tracking a task from a source other than the config file (API, discovery, callbacks). With
+    /// `durable`, the registration is in the durable store when this returns. Returns whether the task is new.
     @discardableResult
-    public func track(_ spec: TaskSpec, source: TaskSource) -> Bool {
-        guard let poller = poller(for: spec.account) else { return false }
-        let isNew = tracker.track(spec, vendor: poller.account.vendor, source: source)
+    public func track(_ spec: TaskSpec, source: TaskSource, durable: Bool = false) throws -> Bool {
+        guard let poller = poller(for: spec.account) else { throw UnknownAccount(name: spec.account) }
+        let isNew = try tracker.track(spec, vendor: poller.account.vendor, source: source, durable: durable)
         if isNew { poller.pollSoon(spec.key, now: Date().timeIntervalSince1970) }
         return isNew
     }
@@ -94,6 +100,11 @@ public final class PollingEngine: Service, Sendable {
     public func untrack(_ key: TaskKey, source: TaskSource) {
         tracker.untrack(key, source: source)
         if tracker.task(key) == nil { poller(for: key.account)?.unschedule(key) }
+    }
+
+    /// Call once before `apply` at start: tasks from the durable store, polled again when their account exists.
+    public func restore(_ tasks: [TrackedTask]) {
+        tracker.restore(tasks)
     }
 
     private func syncSchedules() {
@@ -150,4 +161,10 @@ public final class PollingEngine: Service, Sendable {
     }
 
     private var pollerList: [AccountPoller] { pollers.withLock { Array($0.values) }.sorted { $0.account.name < $1.account.name } }
+}
+
+public struct UnknownAccount: Error, CustomStringConvertible {
+    public var name: String
+    public init(name: String) { self.name = name }
+    public var description: String { "no account named \"\(name)\"" }
 }

@@ -8,8 +8,8 @@ public enum TaskSource: String, Sendable, Hashable, CaseIterable, Codable {
     case config, api, file, discovery, callback
 }
 
-/// Everything known about one tracked task.
-public struct TrackedTask: Sendable {
+/// Everything known about one tracked task. Codable for the durable store (the last raw result is not kept).
+public struct TrackedTask: Sendable, Codable {
     public var spec: TaskSpec
     public var vendor: Vendor
     public var sources: Set<TaskSource>
@@ -24,10 +24,18 @@ public struct TrackedTask: Sendable {
     /// When the task reached a terminal state; its series are removed `ended_task_retention` later.
     public var endedAt: Double?
 
-    public init(spec: TaskSpec, vendor: Vendor, sources: Set<TaskSource>) {
+    /// When the exporter first learned about the task.
+    public var registeredAt: Double = 0
+
+    enum CodingKeys: String, CodingKey {
+        case spec, vendor, sources, status, vendorStatus, observation, lastSuccess, lastPoll, notFoundSince, endedAt, registeredAt
+    }
+
+    public init(spec: TaskSpec, vendor: Vendor, sources: Set<TaskSource>, registeredAt: Double = Date().timeIntervalSince1970) {
         self.spec = spec
         self.vendor = vendor
         self.sources = sources
+        self.registeredAt = registeredAt
     }
 
     public var key: TaskKey { spec.key }
@@ -54,7 +62,7 @@ public struct TrackedTask: Sendable {
         return TaskExport(vendor: vendor, account: spec.account, taskID: spec.id, status: status, vendorStatus: vendorStatus,
                           fileCounts: formats, uploadCounts: uploads, totalSizeBytes: observation?.totalSizeBytes,
                           recordedSeconds: observation?.totalDurationSeconds, startTime: observation?.startTime,
-                          lastSuccess: lastSuccess)
+                          lastSuccess: lastSuccess, labels: spec.labels)
     }
 
     /// Applies one poll's result. Returns true when the task just became terminal.
@@ -96,46 +104,89 @@ public struct TrackedTask: Sendable {
     }
 }
 
+/// Durable storage of tracked tasks (the SQLite store in CloudRecStorage). `saveNow` must be durable when it
+/// returns (registrations are acknowledged only after it); `saveLater` may batch (poll results).
+public protocol TaskPersistence: Sendable {
+    func saveNow(_ tasks: [TrackedTask]) throws
+    func saveLater(_ task: TrackedTask)
+    func delete(_ keys: [TaskKey]) throws
+    func loadAll() throws -> [TrackedTask]
+}
+
 /// All tracked tasks and their exported series. Thread-safe; the pollers, the reload path and (later) the
 /// registration API all go through it.
 public final class TaskTracker: Sendable {
     private let tasks = Mutex<[TaskKey: TrackedTask]>([:])
     public let store: TaskSeriesStore
+    private let persistence: (any TaskPersistence)?
 
-    public init(store: TaskSeriesStore) { self.store = store }
+    public init(store: TaskSeriesStore, persistence: (any TaskPersistence)? = nil) {
+        self.store = store
+        self.persistence = persistence
+    }
+
+    /// Re-creates tasks from the durable store at start: their last state is exported again, and finished tasks
+    /// keep their end time, so they expire on schedule instead of being announced as new.
+    public func restore(_ restored: [TrackedTask]) {
+        tasks.withLock { all in for task in restored { all[task.key] = task } }
+        for task in restored { store.set(task.key, task.export) }
+    }
 
     /// Starts tracking (or adds a source to) a task. Returns true when the task is new.
+    /// With `durable`, the task is in the durable store when this returns (or it throws and nothing changed).
     @discardableResult
-    public func track(_ spec: TaskSpec, vendor: Vendor, source: TaskSource) -> Bool {
-        let (isNew, export) = tasks.withLock { all -> (Bool, TaskExport?) in
-            if var existing = all[spec.key] {
-                existing.sources.insert(source)
-                // The newest definition of vendor fields wins (e.g. a corrected resource_id).
-                existing.spec.fields.merge(spec.fields) { _, new in new }
-                all[spec.key] = existing
-                return (false, nil)
+    public func track(_ spec: TaskSpec, vendor: Vendor, source: TaskSource, durable: Bool = false) throws -> Bool {
+        var result: (isNew: Bool, task: TrackedTask, changed: Bool)?
+        var failure: (any Error)?
+        tasks.withLock { all in
+            var task: TrackedTask
+            let isNew: Bool
+            if let existing = all[spec.key] {
+                task = existing
+                isNew = false
+            } else {
+                task = TrackedTask(spec: spec, vendor: vendor, sources: [])
+                isNew = true
             }
-            let task = TrackedTask(spec: spec, vendor: vendor, sources: [source])
+            let before = (task.sources, task.spec.fields, task.spec.labels)
+            task.sources.insert(source)
+            // The newest definition of vendor fields and labels wins (e.g. a corrected resource_id).
+            task.spec.fields.merge(spec.fields) { _, new in new }
+            task.spec.labels.merge(spec.labels) { _, new in new }
+            let changed = isNew || before.0 != task.sources || before.1 != task.spec.fields || before.2 != task.spec.labels
+            if changed, durable, let persistence {
+                do { try persistence.saveNow([task]) } catch {
+                    failure = error
+                    return
+                }
+            }
             all[spec.key] = task
-            return (true, task.export)
+            result = (isNew, task, changed)
         }
-        if let export { store.set(spec.key, export) }
-        return isNew
+        if let failure { throw failure }
+        guard let result else { return false }
+        if result.changed { store.set(spec.key, result.task.export) }
+        if result.changed, !durable { persistence?.saveLater(result.task) }
+        return result.isNew
     }
 
     /// Removes a source; a task with no source left stops being tracked and loses its series.
     public func untrack(_ key: TaskKey, source: TaskSource) {
-        let removed = tasks.withLock { all -> Bool in
-            guard var task = all[key] else { return false }
+        let (removed, remaining) = tasks.withLock { all -> (Bool, TrackedTask?) in
+            guard var task = all[key] else { return (false, nil) }
             task.sources.remove(source)
             if task.sources.isEmpty {
                 all.removeValue(forKey: key)
-                return true
+                return (true, nil)
             }
             all[key] = task
-            return false
+            return (false, task)
         }
-        if removed { store.remove(key) }
+        if removed {
+            store.remove(key)
+            try? persistence?.delete([key])
+        }
+        if let remaining { persistence?.saveLater(remaining) }
     }
 
     /// Removes every task of an account (the account left the configuration).
@@ -146,6 +197,7 @@ public final class TaskTracker: Sendable {
             return keys
         }
         for key in keys { store.remove(key) }
+        try? persistence?.delete(keys)
     }
 
     public func task(_ key: TaskKey) -> TrackedTask? { tasks.withLock { $0[key] } }
@@ -166,7 +218,10 @@ public final class TaskTracker: Sendable {
             all[key] = task
             return task
         }
-        if let updated { store.set(key, updated.export) }
+        if let updated {
+            store.set(key, updated.export)
+            persistence?.saveLater(updated)
+        }
         return updated
     }
 
@@ -179,6 +234,7 @@ public final class TaskTracker: Sendable {
             return keys
         }
         for key in expired { store.remove(key) }
+        if !expired.isEmpty { try? persistence?.delete(expired) }
         return expired
     }
 

@@ -54,6 +54,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("web.config.file"), help: "Path to a web configuration file (TLS and basic auth; not supported yet).")
     var webConfigFile: String?
 
+    @Option(name: .customLong("storage.path"), help: "SQLite file for registered tasks and their last known state (the demo keeps state in memory unless this is given).")
+    var storagePath: String?
+
     @Flag(name: .customLong("demo"), help: "Start built-in vendor simulators and export their tasks; needs no config or credentials.")
     var demo = false
 
@@ -79,6 +82,7 @@ struct Serve: AsyncParsableCommand {
         options.listenAddress = ListenAddress(parsing: listenAddress)!
         options.telemetryPath = telemetryPath
         options.demo = demo
+        options.storagePath = storagePath ?? (demo ? nil : "./data/cloudrec.db")
         do {
             try await ExporterServer.run(options: options, logger: logger)
         } catch let error as ExporterStartupError {
