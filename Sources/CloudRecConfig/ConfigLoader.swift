@@ -151,8 +151,9 @@ struct ConfigReader {
         }
         var accountsNode: Node?
         var tasksNode: Node?
-        for entry in entries(root, "", allowed: ["global", "accounts", "tasks", "api"]) {
+        for entry in entries(root, "", allowed: ["global", "accounts", "tasks", "api", "task_files"]) {
             switch entry.key {
+            case "task_files": config.taskFiles = readTaskFilePatterns(entry.value)
             case "global": config.global = readGlobal(entry.value)
             case "api": config.api = readAPI(entry.value)
             case "accounts": accountsNode = entry.value
@@ -247,6 +248,18 @@ struct ConfigReader {
             }
         }
         return expandEnvironment(raw, node: node, path: path).map(Secret.init)
+    }
+
+    mutating func readTaskFilePatterns(_ node: Node) -> [String] {
+        guard case let .sequence(items) = node else {
+            report(node, "task_files", "expected a list of file patterns")
+            return []
+        }
+        let base = URL(fileURLWithPath: file).deletingLastPathComponent()
+        return items.enumerated().compactMap { index, item in
+            guard let pattern = string(item, "task_files[\(index)]") else { return nil }
+            return pattern.hasPrefix("/") ? pattern : base.appendingPathComponent(pattern).path
+        }
     }
 
     static let commonAccountKeys = ["name", "vendor", "endpoint", "rate_limit", "poll_interval", "credentials", "tls_ca_file"]
@@ -448,6 +461,22 @@ struct ConfigReader {
         }
         guard problems.count == problemsBefore, let id = validation.id else { return nil }
         return TaskSpec(account: accountName, id: id, fields: validation.fields)
+    }
+}
+
+/// Task discovery files (`task_files`): a YAML or JSON list of tasks shaped like the config's `tasks:` entries.
+public enum TaskFileParser {
+    public static func parse(_ text: String, file: String, accounts: [AccountSpec]) -> (tasks: [TaskSpec], problems: [ConfigProblem]) {
+        var reader = ConfigReader(file: file, environment: [:], readFile: { _ in "" })
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch {
+            return ([], [ConfigProblem(file: file, keyPath: "", problem: "invalid YAML/JSON: \(error)")])
+        }
+        guard let root else { return ([], []) }
+        let tasks = reader.readTasks(root, accounts: accounts, accountsNode: nil)
+        return (tasks, reader.problems)
     }
 }
 

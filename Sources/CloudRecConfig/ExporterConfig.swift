@@ -33,6 +33,8 @@ public struct ExporterConfig: Sendable {
     public var accounts: [AccountSpec]
     public var tasks: [TaskSpec]
     public var api: APIConfig?
+    /// Glob patterns of task discovery files (file_sd style), resolved against the config file's directory.
+    public var taskFiles: [String] = []
     /// Where it was read from, for messages.
     public var source: String
 
