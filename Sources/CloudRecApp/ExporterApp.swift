@@ -21,6 +21,7 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
     public let metrics: ExporterMetrics
     public let engine: PollingEngine
     public let exposition: MetricsExposition
+    public let taskFiles: TaskFileWatcher
     public let logger: Logger
     private let source: Mutex<ConfigSource>
     private let loader: ConfigLoader
@@ -35,7 +36,9 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
         tracker = TaskTracker(store: store, persistence: persistence)
         metrics = ExporterMetrics(version: BuildInfo.version, revision: BuildInfo.revision)
         engine = PollingEngine(tracker: tracker, metrics: metrics, transport: transport, logger: logger)
-        exposition = MetricsExposition(store: store, families: metrics.families + engine.scrapeFamilies() + ProcessMetrics.families())
+        taskFiles = TaskFileWatcher(engine: engine, logger: logger)
+        exposition = MetricsExposition(store: store, families: metrics.families + engine.scrapeFamilies() + taskFiles.families
+            + ProcessMetrics.families())
     }
 
     public var version: String { BuildInfo.version }
@@ -82,6 +85,7 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
     private func apply(_ config: ExporterConfig) {
         engine.apply(config)
         current.withLock { $0 = config }
+        taskFiles.setPatterns(config.taskFiles)
         metrics.configReloadSuccessful.set([], 1)
         metrics.configReloadTimestamp.set([], Date().timeIntervalSince1970.rounded())
     }

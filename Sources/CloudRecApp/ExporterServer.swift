@@ -70,7 +70,7 @@ public enum ExporterServer {
                                                     "telemetry_path": .string(options.telemetryPath)])
             },
             logger: logger)
-        services += [app.engine, SignalReloader(app: app), application] as [any Service]
+        services += [app.engine, app.taskFiles, SignalReloader(app: app), application] as [any Service]
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {

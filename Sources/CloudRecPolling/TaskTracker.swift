@@ -212,17 +212,22 @@ public final class TaskTracker: Sendable {
     /// longer tracked (removed while the call was in flight).
     @discardableResult
     public func record(_ key: TaskKey, result: PollResult, now: Double, notFoundGrace: Double) -> TrackedTask? {
-        let updated = tasks.withLock { all -> TrackedTask? in
+        let change = tasks.withLock { all -> (task: TrackedTask, statusChanged: Bool)? in
             guard var task = all[key] else { return nil }
+            let before = (task.status, task.endedAt, task.everSeen)
             _ = task.apply(result, now: now, notFoundGrace: notFoundGrace)
             all[key] = task
-            return task
+            return (task, before != (task.status, task.endedAt, task.everSeen))
         }
-        if let updated {
-            store.set(key, updated.export)
-            persistence?.saveLater(updated)
+        guard let change else { return nil }
+        store.set(key, change.task.export)
+        // A status change (above all an end) is saved at once, so a crash cannot make a finished task look new;
+        // routine refreshes (last success time, file growth) are written behind in batches.
+        if change.statusChanged, (try? persistence?.saveNow([change.task])) != nil {
+            return change.task
         }
-        return updated
+        persistence?.saveLater(change.task)
+        return change.task
     }
 
     /// Drops finished tasks whose retention has passed. Returns the keys removed.

@@ -75,10 +75,11 @@ struct Harness {
         return Metrics(text: String(decoding: response.body, as: UTF8.self))
     }
 
-    static func request(_ url: String, method: NIOHTTP1.HTTPMethod = .GET, headers: [(String, String)] = [])
+    static func request(_ url: String, method: NIOHTTP1.HTTPMethod = .GET, headers: [(String, String)] = [], body: [UInt8]? = nil)
         async throws -> (status: Int, headers: [String: String], body: [UInt8]) {
         var request = HTTPClientRequest(url: url)
         request.method = method
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         let response = try await rawClient.execute(request, timeout: .seconds(10))
         let body = try await response.body.collect(upTo: 64 << 20)

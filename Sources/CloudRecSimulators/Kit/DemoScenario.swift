@@ -112,7 +112,8 @@ public struct DemoScenario: Sendable {
 /// The simulated accounts of every vendor, with fixed demo credentials.
 public enum SimulatorFleet {
     public static func demoAccounts(clock: SimClock = SimClock()) -> [SimulatedAccount] {
-        [AgoraSimulator.demoAccount(clock: clock), ZegoSimulator.demoAccount(clock: clock)]
+        [AgoraSimulator.demoAccount(clock: clock), ZegoSimulator.demoAccount(clock: clock),
+         TencentTRTCSimulator.demoAccount(clock: clock)]
     }
 }
 
@@ -132,5 +133,15 @@ public extension ZegoSimulator {
         let simulator = ZegoSimulator(book: SimTaskBook(clock: clock), appID: "1234567890", serverSecret: "demo0server0secret0000000000000a")
         return SimulatedAccount(name: name, vendor: .zego, simulator: simulator, fields: ["app_id": simulator.appID],
                                 credentials: ["server_secret": simulator.serverSecret])
+    }
+}
+
+public extension TencentTRTCSimulator {
+    static func demoAccount(clock: SimClock, name: String = "tencent-demo") -> SimulatedAccount {
+        let simulator = TencentTRTCSimulator(book: SimTaskBook(clock: clock), sdkAppID: "1400000001",
+                                             secretID: "AKIDdemo00000000000000000000000000", secretKey: "demo0secret0key00000000000000000")
+        return SimulatedAccount(name: name, vendor: .tencentTRTC, simulator: simulator,
+                                fields: ["region": "ap-guangzhou", "sdk_app_id": simulator.sdkAppID],
+                                credentials: ["secret_id": simulator.secretID, "secret_key": simulator.secretKey])
     }
 }
