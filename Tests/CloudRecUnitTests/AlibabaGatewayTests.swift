@@ -1,3 +1,4 @@
+import CloudRecConfig
 import CloudRecCore
 import CloudRecSimulators
 @testable import CloudRecVendors
@@ -256,5 +257,44 @@ struct AlibabaHarness {
             #expect(signature.problem(with: "v2") != nil)
             #expect(schema.taskFields.isEmpty)
         }
+    }
+
+    @Test func configLoadsBothProductsWithTheirDefaults() throws {
+        let yaml = """
+        accounts:
+          - name: live
+            vendor: alibaba_live
+            region: cn-hangzhou
+            credentials: {access_key_id: LTAI5tConfigKey, access_key_secret: "${ALI_SECRET}"}
+          - name: ims
+            vendor: alibaba_ims
+            region: cn-beijing
+            signature_version: rpc_v1
+            credentials: {access_key_id: LTAI5tConfigKey, access_key_secret: "${ALI_SECRET}"}
+        tasks:
+          - {account: live, id: t-1}
+          - {account: ims, id: j-1}
+        """
+        let config = try ConfigLoader(environment: ["ALI_SECRET": "from-env"]).parse(yaml: yaml, file: "test.yaml")
+        let live = try #require(config.accounts.first { $0.name == "live" })
+        let ims = try #require(config.accounts.first { $0.name == "ims" })
+        #expect(live.endpoint == "https://live.aliyuncs.com" && live.rateLimit == 50)
+        #expect(ims.endpoint == "https://ice.cn-beijing.aliyuncs.com" && ims.rateLimit == 10)
+        #expect(ims.fields[AlibabaSignatureVersion.fieldName] == "rpc_v1")
+        #expect(live.credential("access_key_secret").reveal() == "from-env")
+        let request = try VendorCatalog.makeClient(for: ims).statusRequest(for: config.tasks[1], context: RequestContext())
+        #expect(request.url.contains("SignatureMethod=HMAC-SHA1") && request.header("authorization") == nil)
+    }
+
+    @Test func configRejectsAnUnknownSignatureVersion() {
+        let yaml = """
+        accounts:
+          - name: live
+            vendor: alibaba_live
+            region: cn-hangzhou
+            signature_version: v2
+            credentials: {access_key_id: a, access_key_secret: b}
+        """
+        #expect(throws: ConfigErrors.self) { try ConfigLoader(environment: [:]).parse(yaml: yaml, file: "test.yaml") }
     }
 }
