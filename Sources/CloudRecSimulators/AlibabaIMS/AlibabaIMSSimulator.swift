@@ -1,0 +1,76 @@
+import CloudRecCore
+import CloudRecVendors
+import Foundation
+
+/// IMS `GetLiveRecordJob` behind the shared Alibaba gateway (V3 or RPC v1 signatures, `Throttling.User` with HTTP 400).
+///
+/// IMS documents only `initial`, `started` and `paused`, and no stop operation. Rendering of the other phases is our
+/// choice: `stopping` still reads `started` (the job has not left its last documented state), and an ended job is
+/// gone, answered like an unknown one. The code for that is unconfirmed, so it is configurable; the default
+/// `NotFound.Job` with HTTP 404 is read as not_found by the client, which ends a task that was seen before.
+public struct AlibabaIMSSimulator: VendorSimulator {
+    public let vendor = Vendor.alibabaIMS
+    public let book: SimTaskBook
+    public let stats: SimStats
+    public let faults = FaultInjector()
+    public let gateway: AlibabaSimGateway
+    public let jobNotFound: AlibabaSimError
+    public var limiter: SimRateLimiter { gateway.limiter }
+
+    public static let defaultJobNotFound = AlibabaSimError(status: 404, code: "NotFound.Job",
+                                                           message: "The specified job does not exist.")
+
+    /// 10/s mirrors the client's default: no QPS figure is published for GetLiveRecordJob.
+    public init(book: SimTaskBook, accessKeyID: String, accessKeySecret: String, qps: Int = 10,
+                region: String = "cn-shanghai", jobNotFound: AlibabaSimError = AlibabaIMSSimulator.defaultJobNotFound) {
+        let stats = SimStats()
+        self.book = book
+        self.stats = stats
+        self.jobNotFound = jobNotFound
+        gateway = AlibabaSimGateway(hostID: "ice.\(region).aliyuncs.com", product: "ICE", operation: AlibabaIMSClient.operation,
+                                    accessKeyID: accessKeyID, accessKeySecret: accessKeySecret, clock: book.clock,
+                                    stats: stats, qps: qps)
+    }
+
+    public func handleVendorRequest(_ request: SimRequest) -> SimResponse {
+        let call: AlibabaSimCall
+        switch gateway.admit(request) {
+        case let .rejected(response): return response
+        case let .admitted(admitted): call = admitted
+        }
+        guard let jobID = call.parameters["JobId"], !jobID.isEmpty else {
+            return gateway.reject(.badRequest, 400, AlibabaErrorCodes.missingParameter, "JobId is mandatory for this action.")
+        }
+        guard let task = book.task(jobID), task.hiddenUntil.map({ call.now >= $0 }) ?? true,
+              let status = Self.jobStatus(for: task.phase) else {
+            return gateway.reject(.notFound, jobNotFound)
+        }
+        return gateway.answer(.obj(("RecordJob", Self.recordJob(task, status: status)),
+                                   ("RequestId", .string(AlibabaSimGateway.requestID()))))
+    }
+
+    /// nil: the job no longer exists.
+    static func jobStatus(for phase: SimPhase) -> String? {
+        switch phase {
+        case .starting: return "initial"
+        case .recording, .stopping: return "started"
+        case .paused: return "paused"
+        case .ended, .exitedAbnormally: return nil
+        }
+    }
+
+    static func recordJob(_ task: SimTask, status: String) -> JSONValue {
+        .obj(("NotifyUrl", "https://example.com/imsnotify"),
+             ("CreateTime", .string(AlibabaTimestamp.format(Date(timeIntervalSince1970: task.startTime)))),
+             ("StreamInput", .obj(("Type", "rtmp"), ("Url", .string("rtmp://example.com/app/\(task.id)")))),
+             ("RecordOutput", .obj(("Type", "oss"), ("Bucket", "imsbucket1"), ("Endpoint", "oss-cn-shanghai.aliyuncs.com"))),
+             ("TemplateId", "69e1f9fe-1e97-11ed-ba64-0c42a1b73d66"), ("TemplateName", "test template"),
+             ("Name", .string(task.fields["name"] ?? "recording \(task.id)")), ("JobId", .string(task.id)),
+             ("Status", .string(status)))
+    }
+
+    /// The seed document's example answer (GetLiveRecordJob API page), used as the decoding baseline.
+    public static let seedExampleBody = """
+    {"RecordJob":{"NotifyUrl":"https://example.com/imsnotify","CreateTime":"2022-07-20T02:48:58Z","StreamInput":{"Type":"rtmp","Url":"rtmp://example.com/app/stream"},"RecordOutput":{"Type":"oss","Bucket":"imsbucket1","Endpoint":"oss-cn-shanghai.aliyuncs.com"},"TemplateId":"69e1f9fe-1e97-11ed-ba64-0c42a1b73d66","TemplateName":"test template","Name":"Live event recording task 1","JobId":"ab0e3e76-1e9d-11ed-ba64-0c42a1b73d66","Status":"paused"},"RequestId":"B57A046C-CE33-5FBB-B57A-D2B89ACF6907"}
+    """
+}
