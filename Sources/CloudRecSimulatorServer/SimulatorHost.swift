@@ -53,6 +53,8 @@ public final class SimulatorHost: Service, Sendable {
             let body = try await request.collectBody(upTo: 1 << 20)
             var headers: [String: String] = [:]
             for field in request.headers { headers[field.name.canonicalName] = field.value }
+            // HTTP/1 Host arrives as the :authority pseudo-header; vendors that sign it (Tencent, Alibaba) need it back.
+            if let authority = request.head.authority { headers["host"] = authority }
             let simRequest = SimRequest(method: request.method.rawValue, path: request.uri.path,
                                         rawQuery: request.uri.query ?? "", headers: headers, body: Array(buffer: body))
             let answer = simulator.respond(to: simRequest)

@@ -113,7 +113,8 @@ public struct DemoScenario: Sendable {
 public enum SimulatorFleet {
     public static func demoAccounts(clock: SimClock = SimClock()) -> [SimulatedAccount] {
         [AgoraSimulator.demoAccount(clock: clock), ZegoSimulator.demoAccount(clock: clock),
-         TencentTRTCSimulator.demoAccount(clock: clock)]
+         TencentTRTCSimulator.demoAccount(clock: clock), AlibabaLiveSimulator.demoAccount(clock: clock),
+         AlibabaIMSSimulator.demoAccount(clock: clock)]
     }
 }
 
@@ -143,5 +144,25 @@ public extension TencentTRTCSimulator {
         return SimulatedAccount(name: name, vendor: .tencentTRTC, simulator: simulator,
                                 fields: ["region": "ap-guangzhou", "sdk_app_id": simulator.sdkAppID],
                                 credentials: ["secret_id": simulator.secretID, "secret_key": simulator.secretKey])
+    }
+}
+
+public extension AlibabaLiveSimulator {
+    static func demoAccount(clock: SimClock, name: String = "alibaba-live-demo") -> SimulatedAccount {
+        let credentials = ["access_key_id": "LTAIdemo0000000000000000", "access_key_secret": "demo0access0key0secret0000000000"]
+        let simulator = AlibabaLiveSimulator(book: SimTaskBook(clock: clock), accessKeyID: credentials["access_key_id"]!,
+                                             accessKeySecret: credentials["access_key_secret"]!)
+        return SimulatedAccount(name: name, vendor: .alibabaLive, simulator: simulator, fields: ["region": "cn-shanghai"],
+                                credentials: credentials)
+    }
+}
+
+public extension AlibabaIMSSimulator {
+    static func demoAccount(clock: SimClock, name: String = "alibaba-ims-demo") -> SimulatedAccount {
+        let credentials = ["access_key_id": "LTAIdemo1111111111111111", "access_key_secret": "demo1access1key1secret1111111111"]
+        let simulator = AlibabaIMSSimulator(book: SimTaskBook(clock: clock), accessKeyID: credentials["access_key_id"]!,
+                                            accessKeySecret: credentials["access_key_secret"]!)
+        return SimulatedAccount(name: name, vendor: .alibabaIMS, simulator: simulator, fields: ["region": "cn-shanghai"],
+                                credentials: credentials)
     }
 }
