@@ -32,11 +32,29 @@ public struct ConfigLoader: Sendable {
         do {
             root = try Yams.compose(yaml: yaml)
         } catch {
-            throw ConfigErrors(problems: [ConfigProblem(file: file, keyPath: "", problem: "invalid YAML: \(error)")])
+            throw ConfigErrors(problems: [Self.yamlProblem(error, file: file)])
         }
         let config = reader.readRoot(root)
         if !reader.problems.isEmpty { throw ConfigErrors(problems: reader.problems) }
         return config
+    }
+
+    /// Yams' messages quote the offending line, and for duplicate keys the whole document; either may hold a
+    /// credential, so only libyaml's fixed problem text and the position are kept.
+    static func yamlProblem(_ error: any Error, file: String) -> ConfigProblem {
+        guard let yamlError = error as? YamlError else { return ConfigProblem(file: file, keyPath: "", problem: "invalid YAML") }
+        switch yamlError {
+        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
+            let detail = context.map { "\($0.text) (line \($0.mark.line)): " } ?? ""
+            return ConfigProblem(file: file, line: mark.line, column: mark.column, keyPath: "", problem: "invalid YAML: \(detail)\(problem)")
+        case let .reader(problem, _, _, _):
+            return ConfigProblem(file: file, keyPath: "", problem: "invalid YAML: \(problem)")
+        case let .duplicatedKeysInMapping(duplicates, context):
+            return ConfigProblem(file: file, line: context.mark.line, column: context.mark.column, keyPath: "",
+                                 problem: "duplicate key \(duplicates.map { "\"\($0)\"" }.joined(separator: ", "))")
+        default:
+            return ConfigProblem(file: file, keyPath: "", problem: "invalid YAML: \(yamlError)")
+        }
     }
 
     static func describe(_ error: any Error) -> String {

@@ -17,8 +17,8 @@ public enum DurationParser {
             guard let unitIndex = units.firstIndex(where: { rest.hasPrefix($0.suffix) && !(($0.suffix == "m") && rest.hasPrefix("ms")) })
             else { return nil }
             // Units must go from largest to smallest, each at most once (as Prometheus requires).
-            let rank = units.count - unitIndex
-            guard rank < lastUnitRank || lastUnitRank == Int.max else { return nil }
+            let rank = unitIndex
+            guard rank < lastUnitRank else { return nil }
             lastUnitRank = rank
             total += value * units[unitIndex].seconds
             rest = rest.dropFirst(units[unitIndex].suffix.count)
