@@ -176,7 +176,7 @@ accounts:
 
 private let badCases: [BadConfigCase] = [
     BadConfigCase(name: "unknown top-level key", yaml: agoraAccount + "\nmetrics_path: /metrics\n",
-                  marker: "metrics_path", keyPath: "metrics_path", problem: "unknown key (allowed here: global, accounts, tasks)"),
+                  marker: "metrics_path", keyPath: "metrics_path", problem: "unknown key (allowed here: global, accounts, tasks, api, task_files)"),
     BadConfigCase(name: "unknown key in global", yaml: "global:\n  poll_interval: 30s\n  scrape_timeout: 5s\n",
                   marker: "scrape_timeout", keyPath: "global.scrape_timeout", problem: "unknown key (allowed here:"),
     BadConfigCase(name: "unknown key in an account", yaml: agoraAccount + "\n    region: us-east-1\n",

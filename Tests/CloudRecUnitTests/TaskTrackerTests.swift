@@ -32,8 +32,8 @@ struct TaskTrackerTests {
     init() { tracker = TaskTracker(store: store) }
 
     @Test func trackExportsUnknownStatus() throws {
-        #expect(tracker.track(spec, vendor: .zego, source: .config))
-        #expect(!tracker.track(spec, vendor: .zego, source: .api))
+        #expect(try tracker.track(spec, vendor: .zego, source: .config))
+        #expect(try !tracker.track(spec, vendor: .zego, source: .api))
         #expect(tracker.count == 1)
         #expect(store.count == 1)
         let task = try #require(tracker.task(key))
@@ -45,13 +45,13 @@ struct TaskTrackerTests {
 
     @Test func trackMergesNewerFields() throws {
         let agora = TaskSpec(account: "a", id: "s", fields: ["resource_id": "old", "mode": "mix"])
-        tracker.track(agora, vendor: .agora, source: .config)
-        tracker.track(TaskSpec(account: "a", id: "s", fields: ["resource_id": "new"]), vendor: .agora, source: .api)
+        try tracker.track(agora, vendor: .agora, source: .config)
+        try tracker.track(TaskSpec(account: "a", id: "s", fields: ["resource_id": "new"]), vendor: .agora, source: .api)
         #expect(tracker.task(agora.key)?.spec.fields == ["resource_id": "new", "mode": "mix"])
     }
 
     @Test func successUpdatesStatusAndStore() throws {
-        tracker.track(spec, vendor: .zego, source: .config)
+        try tracker.track(spec, vendor: .zego, source: .config)
         let files = [RecordingFile(name: "a.mp4", format: .mp4, uploadState: .recording, sizeBytes: 10, durationSeconds: 2)]
         let task = try #require(tracker.record(key, result: observed(.running, files: files), now: 2000, notFoundGrace: 0))
         #expect(task.status == .running)
@@ -68,13 +68,13 @@ struct TaskTrackerTests {
         #expect(out.contains(#"cloudrec_task_file_size_bytes{vendor="zego",account="zego-main",task_id="task-1"} 10"#))
     }
 
-    @Test func recordForUntrackedTaskReturnsNil() {
+    @Test func recordForUntrackedTaskReturnsNil() throws {
         #expect(tracker.record(key, result: observed(.running), now: 1, notFoundGrace: 0) == nil)
         #expect(store.count == 0)
     }
 
     @Test func notFoundForNeverSeenTaskStaysUnknown() throws {
-        tracker.track(spec, vendor: .zego, source: .config)
+        try tracker.track(spec, vendor: .zego, source: .config)
         let task = try #require(tracker.record(key, result: notFound, now: 100, notFoundGrace: 0))
         #expect(task.status == .unknown)
         #expect(task.endedAt == nil)
@@ -84,7 +84,7 @@ struct TaskTrackerTests {
     }
 
     @Test func notFoundAfterSeenWithoutGraceCompletes() throws {
-        tracker.track(spec, vendor: .zego, source: .config)
+        try tracker.track(spec, vendor: .zego, source: .config)
         tracker.record(key, result: observed(.running), now: 100, notFoundGrace: 0)
         let task = try #require(tracker.record(key, result: notFound, now: 130, notFoundGrace: 0))
         #expect(task.status == .completed)
@@ -93,7 +93,7 @@ struct TaskTrackerTests {
     }
 
     @Test func notFoundWithinGraceIsUnknownThenCompleted() throws {
-        tracker.track(spec, vendor: .agora, source: .config)
+        try tracker.track(spec, vendor: .agora, source: .config)
         tracker.record(key, result: observed(.running, vendorStatus: "5", reportsUploadStates: false), now: 1000, notFoundGrace: 90)
         let agoraNotFound = PollResult.failure(.notFound, code: "404", message: nil)
         for now in [1030.0, 1060, 1089.9] {
@@ -110,7 +110,7 @@ struct TaskTrackerTests {
     }
 
     @Test func successDuringGraceClearsNotFound() throws {
-        tracker.track(spec, vendor: .agora, source: .config)
+        try tracker.track(spec, vendor: .agora, source: .config)
         tracker.record(key, result: observed(.running), now: 1000, notFoundGrace: 90)
         tracker.record(key, result: .failure(.notFound, code: "404", message: nil), now: 1030, notFoundGrace: 90)
         let task = try #require(tracker.record(key, result: observed(.running), now: 1060, notFoundGrace: 90))
@@ -121,7 +121,7 @@ struct TaskTrackerTests {
     }
 
     @Test func otherFailuresKeepTheLastStatus() throws {
-        tracker.track(spec, vendor: .zego, source: .config)
+        try tracker.track(spec, vendor: .zego, source: .config)
         tracker.record(key, result: observed(.running), now: 100, notFoundGrace: 0)
         let task = try #require(tracker.record(key, result: .failure(.throttled, code: "300000003", message: nil), now: 110, notFoundGrace: 0))
         #expect(task.status == .running)
@@ -131,7 +131,7 @@ struct TaskTrackerTests {
     }
 
     @Test func terminalSuccessSetsEndedAt() throws {
-        tracker.track(spec, vendor: .zego, source: .config)
+        try tracker.track(spec, vendor: .zego, source: .config)
         let task = try #require(tracker.record(key, result: observed(.failed, vendorStatus: "4"), now: 500, notFoundGrace: 0))
         #expect(task.status == .failed)
         #expect(task.endedAt == 500)
@@ -145,7 +145,7 @@ struct TaskTrackerTests {
     }
 
     @Test func needsPollingWhileEndedTaskUploads() throws {
-        tracker.track(spec, vendor: .zego, source: .config)
+        try tracker.track(spec, vendor: .zego, source: .config)
         #expect(try #require(tracker.task(key)).needsPolling)
         let uploading = [RecordingFile(name: "a.mp4", format: .mp4, uploadState: .uploaded),
                          RecordingFile(name: "a.m3u8", format: .hls, uploadState: .uploading)]
@@ -163,14 +163,14 @@ struct TaskTrackerTests {
     }
 
     @Test func endedTaskWithoutUploadStatesNeedsNoPolling() throws {
-        tracker.track(spec, vendor: .agora, source: .config)
+        try tracker.track(spec, vendor: .agora, source: .config)
         let files = [RecordingFile(name: "a.m3u8", format: .hls)]
         let task = try #require(tracker.record(key, result: observed(.completed, vendorStatus: "8", files: files, reportsUploadStates: false),
                                                now: 1, notFoundGrace: 90))
         #expect(!task.needsPolling)
         // A vendor that reports upload states but whose files are none still in flight.
         let zego = TaskSpec(account: "zego-main", id: "task-2")
-        tracker.track(zego, vendor: .zego, source: .config)
+        try tracker.track(zego, vendor: .zego, source: .config)
         let uploadingButNotReported = [RecordingFile(name: "b.mp4", format: .mp4, uploadState: .uploading)]
         let notReporting = try #require(tracker.record(zego.key, result: observed(.completed, files: uploadingButNotReported,
                                                                                     reportsUploadStates: false), now: 1, notFoundGrace: 0))
@@ -178,9 +178,9 @@ struct TaskTrackerTests {
     }
 
     @Test func expireRemovesOnlyAfterRetention() throws {
-        tracker.track(spec, vendor: .zego, source: .config)
+        try tracker.track(spec, vendor: .zego, source: .config)
         let running = TaskSpec(account: "zego-main", id: "task-running")
-        tracker.track(running, vendor: .zego, source: .config)
+        try tracker.track(running, vendor: .zego, source: .config)
         tracker.record(key, result: observed(.completed, vendorStatus: "3"), now: 1000, notFoundGrace: 0)
         #expect(tracker.expire(now: 1899, retention: 900).isEmpty)
         #expect(tracker.count == 2)
@@ -193,9 +193,9 @@ struct TaskTrackerTests {
         #expect(tracker.expire(now: 1_000_000, retention: 900).isEmpty)
     }
 
-    @Test func untrackKeepsTaskUntilLastSourceIsGone() {
-        tracker.track(spec, vendor: .zego, source: .config)
-        tracker.track(spec, vendor: .zego, source: .discovery)
+    @Test func untrackKeepsTaskUntilLastSourceIsGone() throws {
+        try tracker.track(spec, vendor: .zego, source: .config)
+        try tracker.track(spec, vendor: .zego, source: .discovery)
         tracker.untrack(key, source: .config)
         #expect(tracker.task(key)?.sources == [.discovery])
         #expect(store.count == 1)
@@ -206,19 +206,19 @@ struct TaskTrackerTests {
         #expect(store.count == 0)
     }
 
-    @Test func removeAccountDropsItsTasks() {
-        tracker.track(spec, vendor: .zego, source: .config)
-        tracker.track(TaskSpec(account: "other", id: "x"), vendor: .zego, source: .config)
+    @Test func removeAccountDropsItsTasks() throws {
+        try tracker.track(spec, vendor: .zego, source: .config)
+        try tracker.track(TaskSpec(account: "other", id: "x"), vendor: .zego, source: .config)
         tracker.removeAccount("zego-main")
         #expect(tracker.keys(account: "zego-main").isEmpty)
         #expect(tracker.keys(account: "other") == [TaskKey(account: "other", taskID: "x")])
         #expect(store.count == 1)
     }
 
-    @Test func statusCountsListEveryStatusPerAccount() {
-        tracker.track(spec, vendor: .zego, source: .config)
-        tracker.track(TaskSpec(account: "zego-main", id: "task-2"), vendor: .zego, source: .config)
-        tracker.track(TaskSpec(account: "agora-main", id: "s"), vendor: .agora, source: .config)
+    @Test func statusCountsListEveryStatusPerAccount() throws {
+        try tracker.track(spec, vendor: .zego, source: .config)
+        try tracker.track(TaskSpec(account: "zego-main", id: "task-2"), vendor: .zego, source: .config)
+        try tracker.track(TaskSpec(account: "agora-main", id: "s"), vendor: .agora, source: .config)
         tracker.record(key, result: observed(.running), now: 1, notFoundGrace: 0)
         let rows = tracker.statusCounts(accounts: [(.zego, "zego-main"), (.agora, "agora-main"), (.zego, "idle-account")])
         #expect(rows.count == 3 * TaskStatus.allCases.count)
@@ -236,7 +236,7 @@ struct TaskTrackerTests {
 
 @Suite("RequestBudget")
 struct RequestBudgetTests {
-    @Test func reserveSpacesSlotsEvenly() {
+    @Test func reserveSpacesSlotsEvenly() throws {
         let budget = RequestBudget(limit: 10)
         let interval = 1 / (10 * RequestBudget.safetyMargin)
         #expect(budget.reserve(now: 100) == 0)
@@ -249,7 +249,7 @@ struct RequestBudgetTests {
         #expect(budget.limit == 10)
     }
 
-    @Test func throttledHalvesRateAndPauses() {
+    @Test func throttledHalvesRateAndPauses() throws {
         let budget = RequestBudget(limit: 10)
         _ = budget.reserve(now: 0)
         budget.recordThrottled(now: 0, retryAfter: 5)
@@ -262,7 +262,7 @@ struct RequestBudgetTests {
         #expect(budget.reserve(now: 1) >= 4)
     }
 
-    @Test func retryAfterIsCappedAndRateHasAFloor() {
+    @Test func retryAfterIsCappedAndRateHasAFloor() throws {
         let budget = RequestBudget(limit: 10)
         budget.recordThrottled(now: 0, retryAfter: 3600)
         #expect(budget.reserve(now: 0) == 60)
@@ -270,7 +270,7 @@ struct RequestBudgetTests {
         #expect(abs(budget.currentRate - 10 * RequestBudget.minimumFactor * 0.98) < 1e-9)
     }
 
-    @Test func successRecovers() {
+    @Test func successRecovers() throws {
         let budget = RequestBudget(limit: 10)
         budget.recordThrottled(now: 0, retryAfter: 0)
         #expect(budget.currentRate < 9.8)
@@ -280,7 +280,7 @@ struct RequestBudgetTests {
         #expect(budget.currentRate == 10 * 0.98)
     }
 
-    @Test func utilizationIsAtMostOne() {
+    @Test func utilizationIsAtMostOne() throws {
         let budget = RequestBudget(limit: 10)
         #expect(budget.utilization(now: 0) == 0)
         var now = 0.0
