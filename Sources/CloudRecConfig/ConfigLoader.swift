@@ -280,7 +280,8 @@ struct ConfigReader {
         }
     }
 
-    static let commonAccountKeys = ["name", "vendor", "endpoint", "rate_limit", "poll_interval", "credentials", "tls_ca_file"]
+    static let commonAccountKeys = ["name", "vendor", "endpoint", "rate_limit", "poll_interval", "credentials", "tls_ca_file",
+                                    "discover", "discover_interval"]
 
     mutating func readAccounts(_ node: Node, global: GlobalConfig) -> [AccountSpec] {
         guard case let .sequence(sequence) = node else {
@@ -331,6 +332,8 @@ struct ConfigReader {
         var fields: [String: String] = [:]
         var credentials: [String: Secret] = [:]
         var tlsCAFile: String?
+        var discover = false
+        var discoverInterval = 60.0
         var credentialsSeen = false
         let problemsBefore = problems.count
         for entry in pairs {
@@ -361,6 +364,15 @@ struct ConfigReader {
                 }
             case "poll_interval": if let v = duration(entry.value, keyPath) { pollInterval = v }
             case "tls_ca_file": tlsCAFile = string(entry.value, keyPath)
+            case "discover":
+                if let value = bool(entry.value, keyPath) {
+                    if value, schema.makeLister == nil {
+                        report(entry.value, keyPath, "vendor \(vendor.rawValue) has no task list API to discover tasks with")
+                    } else {
+                        discover = value
+                    }
+                }
+            case "discover_interval": if let v = duration(entry.value, keyPath) { discoverInterval = v }
             case "credentials":
                 credentialsSeen = true
                 credentials = readCredentials(entry.value, path: keyPath, names: schema.credentialFields, vendor: vendor)
@@ -378,8 +390,11 @@ struct ConfigReader {
             report(node, path, "missing required key \"credentials\" (\(schema.credentialFields.joined(separator: ", ")))")
         }
         guard let name, problems.count == problemsBefore else { return nil }
-        return AccountSpec(name: name, vendor: vendor, endpoint: endpoint ?? schema.defaultEndpoint(fields), rateLimit: rateLimit,
-                           pollInterval: pollInterval, fields: fields, credentials: credentials, tlsCAFile: tlsCAFile)
+        var account = AccountSpec(name: name, vendor: vendor, endpoint: endpoint ?? schema.defaultEndpoint(fields), rateLimit: rateLimit,
+                                  pollInterval: pollInterval, fields: fields, credentials: credentials, tlsCAFile: tlsCAFile)
+        account.discover = discover
+        account.discoverInterval = discoverInterval
+        return account
     }
 
     static func isValidName(_ name: String) -> Bool {

@@ -30,6 +30,10 @@ public struct AccountSpec: Sendable, Hashable {
     public var credentials: [String: Secret]
     /// Optional PEM file with extra CA certificates to trust for this endpoint (simulators, private gateways).
     public var tlsCAFile: String?
+    /// Track the tasks the vendor's list API reports (vendors with one: ZEGO, Alibaba IMS).
+    public var discover: Bool = false
+    /// Seconds between two listings when `discover` is on.
+    public var discoverInterval: Double = 60
 
     public init(name: String, vendor: Vendor, endpoint: String, rateLimit: Double, pollInterval: Double,
                 fields: [String: String] = [:], credentials: [String: Secret] = [:], tlsCAFile: String? = nil) {

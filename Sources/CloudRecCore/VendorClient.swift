@@ -34,3 +34,50 @@ public struct VendorRequestError: Error, CustomStringConvertible, Sendable {
     public var description: String
     public init(_ description: String) { self.description = description }
 }
+
+/// A task a vendor's list API reported.
+public struct DiscoveredTask: Sendable, Hashable {
+    public var id: String
+    public var fields: [String: String]
+
+    public init(id: String, fields: [String: String] = [:]) {
+        self.id = id
+        self.fields = fields
+    }
+}
+
+/// One page of a vendor's task list: the outcome of the call, the tasks, and how to ask for the next page.
+public struct ListPage: Sendable {
+    public var result: PollResult
+    public var tasks: [DiscoveredTask]
+    /// nil when this was the last page.
+    public var nextPage: Int?
+
+    public init(result: PollResult, tasks: [DiscoveredTask] = [], nextPage: Int? = nil) {
+        self.result = result
+        self.tasks = tasks
+        self.nextPage = nextPage
+    }
+}
+
+/// A vendor's task list API (ZEGO `DescribeTasks`, IMS `ListLiveRecordJobs`), used by accounts with `discover: true`.
+/// Pure like `VendorClient`: a query describes what to list (`status`, a time window), the lister builds the request.
+public protocol TaskLister: Sendable {
+    var listAPIName: String { get }
+    /// The queries one discovery round makes (e.g. ZEGO: recording now, and recently ended).
+    func queries(now: Date, since: Date) -> [ListQuery]
+    func listRequest(_ query: ListQuery, page: Int, context: RequestContext) throws -> OutboundRequest
+    func interpretList(_ response: InboundResponse, query: ListQuery, page: Int) -> ListPage
+}
+
+public struct ListQuery: Sendable, Hashable {
+    public var status: String?
+    public var start: Date
+    public var end: Date
+
+    public init(status: String?, start: Date, end: Date) {
+        self.status = status
+        self.start = start
+        self.end = end
+    }
+}

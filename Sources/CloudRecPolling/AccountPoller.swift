@@ -1,5 +1,6 @@
 import CloudRecCore
 import CloudRecMetrics
+import CloudRecVendors
 import Foundation
 import HeapModule
 import Logging
@@ -111,6 +112,9 @@ public final class AccountPoller: Sendable {
 
     public func run() async {
         await withDiscardingTaskGroup { group in
+            if account.discover, let lister = VendorCatalog.makeLister(for: account) {
+                group.addTask { await self.discoveryLoop(lister) }
+            }
             while !isStopped, !Task.isCancelled {
                 let now = Date().timeIntervalSince1970
                 let next = schedule.withLock { $0.head() }
@@ -171,25 +175,90 @@ public final class AccountPoller: Sendable {
 
     /// Sends one status request and classifies what happened into exactly one outcome.
     public func call(_ spec: TaskSpec, settings: PollingSettings) async -> PollResult {
+        switch await send(settings: settings, { try client.statusRequest(for: spec, context: $0) }) {
+        case let .success(response): return client.interpretStatus(response, for: spec)
+        case let .failure(failure): return failure.result
+        }
+    }
+
+    /// Builds and sends a request; a build or transport failure is already classified into a `PollResult`.
+    func send(settings: PollingSettings, _ build: (RequestContext) throws -> OutboundRequest) async -> Result<InboundResponse, PollFailure> {
         let request: OutboundRequest
         do {
-            request = try client.statusRequest(for: spec, context: RequestContext())
+            request = try build(RequestContext())
         } catch {
-            return .failure(.clientError, code: "request_build", message: "\(error)")
+            return .failure(PollFailure(.failure(.clientError, code: "request_build", message: "\(error)")))
         }
         do {
-            let response = try await transport.send(request, timeout: settings.requestTimeout,
-                                                    maxResponseBytes: settings.maxResponseBytes)
-            return client.interpretStatus(response, for: spec)
-        } catch let failure as TransportFailure {
-            switch failure {
-            case .timeout: return .failure(.timeout, code: nil, message: failure.description)
-            case .responseTooLarge: return .failure(.decodeError, code: "response_too_large", message: failure.description)
-            case .connection: return .failure(.transportError, code: nil, message: failure.description)
-            }
+            return .success(try await transport.send(request, timeout: settings.requestTimeout, maxResponseBytes: settings.maxResponseBytes))
         } catch {
+            return .failure(PollFailure(Self.classify(error)))
+        }
+    }
+
+    static func classify(_ error: any Error) -> PollResult {
+        guard let failure = error as? TransportFailure else {
             return .failure(.transportError, code: nil, message: String(describing: type(of: error)))
         }
+        switch failure {
+        case .timeout: return .failure(.timeout, code: nil, message: failure.description)
+        case .responseTooLarge: return .failure(.decodeError, code: "response_too_large", message: failure.description)
+        case .connection: return .failure(.transportError, code: nil, message: failure.description)
+        }
+    }
+
+    /// Lists the account's tasks on its own interval, inside the same request budget as the status polls, and
+    /// tracks every task the vendor reports (source `discovery`). A throttled or failed listing is counted and
+    /// retried next round.
+    func discoveryLoop(_ lister: any TaskLister) async {
+        metrics.registerAccount(vendor: account.vendor, account: account.name, api: lister.listAPIName)
+        var since = Date().addingTimeInterval(-account.discoverInterval)
+        while !isStopped, !Task.isCancelled {
+            let roundStart = Date()
+            var complete = true
+            queries: for query in lister.queries(now: roundStart, since: since) {
+                var page = 1
+                // A bound on pages per query, so a misbehaving list cannot spin.
+                for _ in 0..<200 {
+                    let wait = budget.reserve(now: Date().timeIntervalSince1970)
+                    if wait > 0 { try? await Task.sleep(for: .seconds(wait)) }
+                    if isStopped || Task.isCancelled { return }
+                    let started = Date().timeIntervalSince1970
+                    let listed: ListPage
+                    switch await send(settings: settings(), { try lister.listRequest(query, page: page, context: $0) }) {
+                    case let .success(response): listed = lister.interpretList(response, query: query, page: page)
+                    case let .failure(failure): listed = ListPage(result: failure.result)
+                    }
+                    let finished = Date().timeIntervalSince1970
+                    metrics.recordCall(vendor: account.vendor, account: account.name, api: lister.listAPIName,
+                                       result: listed.result, seconds: finished - started)
+                    guard listed.result.outcome == .success else {
+                        if listed.result.outcome == .throttled { budget.recordThrottled(now: finished, retryAfter: listed.result.retryAfter) }
+                        noteOutcome(listed.result)
+                        complete = false
+                        break queries
+                    }
+                    budget.recordSuccess()
+                    for task in listed.tasks {
+                        let spec = TaskSpec(account: account.name, id: task.id, fields: task.fields)
+                        if (try? tracker.track(spec, vendor: account.vendor, source: .discovery)) == true {
+                            logger.info("task discovered", metadata: ["task_id": .string(task.id)])
+                            pollSoon(spec.key, now: finished)
+                        }
+                    }
+                    guard let next = listed.nextPage else { break }
+                    page = next
+                }
+            }
+            if complete { since = roundStart }
+            try? await Task.sleep(for: .seconds(account.discoverInterval))
+        }
+    }
+
+    /// Carries an already classified failure through `Result`.
+    struct PollFailure: Error {
+        var result: PollResult
+        init(_ result: PollResult) { self.result = result }
     }
 
     /// Logs when the account's calls change between working and failing, not on every call (no log storms).

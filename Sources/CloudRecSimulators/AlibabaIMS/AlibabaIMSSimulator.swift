@@ -27,7 +27,7 @@ public struct AlibabaIMSSimulator: VendorSimulator {
         self.book = book
         self.stats = stats
         self.jobNotFound = jobNotFound
-        gateway = AlibabaSimGateway(hostID: "ice.\(region).aliyuncs.com", product: "ICE", operation: AlibabaIMSClient.operation,
+        gateway = AlibabaSimGateway(hostID: "ice.\(region).aliyuncs.com", product: "ICE", operations: [AlibabaIMSClient.operation, AlibabaIMSLister.operation],
                                     accessKeyID: accessKeyID, accessKeySecret: accessKeySecret, clock: book.clock,
                                     stats: stats, qps: qps)
     }
@@ -38,6 +38,7 @@ public struct AlibabaIMSSimulator: VendorSimulator {
         case let .rejected(response): return response
         case let .admitted(admitted): call = admitted
         }
+        if call.action == AlibabaIMSLister.operation.action { return listLiveRecordJobs(call) }
         guard let jobID = call.parameters["JobId"], !jobID.isEmpty else {
             return gateway.reject(.badRequest, 400, AlibabaErrorCodes.missingParameter, "JobId is mandatory for this action.")
         }
@@ -47,6 +48,27 @@ public struct AlibabaIMSSimulator: VendorSimulator {
         }
         return gateway.answer(.obj(("RecordJob", Self.recordJob(task, status: status)),
                                    ("RequestId", .string(AlibabaSimGateway.requestID()))))
+    }
+
+    /// `ListLiveRecordJobs`: jobs created in [StartTime, EndTime] (≤ 30 days), newest first, `PageNo`/`PageSize`.
+    func listLiveRecordJobs(_ call: AlibabaSimCall) -> SimResponse {
+        guard let startText = call.parameters["StartTime"], let endText = call.parameters["EndTime"],
+              let start = AlibabaTimestamp.parse(startText)?.timeIntervalSince1970,
+              let end = AlibabaTimestamp.parse(endText)?.timeIntervalSince1970, end > start, end - start <= 30 * 86400 else {
+            return gateway.reject(.badRequest, 400, "InvalidParameter", "StartTime and EndTime must span at most 30 days.")
+        }
+        let pageNo = max(1, Int(call.parameters["PageNo"] ?? "1") ?? 1)
+        let pageSize = min(100, max(1, Int(call.parameters["PageSize"] ?? "10") ?? 10))
+        let wantedStatus = call.parameters["Status"]
+        let jobs = book.all
+            .filter { $0.startTime >= start && $0.startTime <= end }
+            .compactMap { task in Self.jobStatus(for: task.phase).map { (task, $0) } }
+            .filter { wantedStatus == nil || $0.1 == wantedStatus }
+            .sorted { $0.0.startTime > $1.0.startTime }
+        let page = jobs.dropFirst((pageNo - 1) * pageSize).prefix(pageSize)
+        return gateway.answer(.obj(("LiveRecordJobs", .array(page.map { Self.recordJob($0.0, status: $0.1) })),
+                                   ("PageNo", .number(Double(pageNo))), ("PageSize", .number(Double(pageSize))), ("SortBy", "desc"),
+                                   ("TotalCount", .number(Double(jobs.count))), ("RequestId", .string(AlibabaSimGateway.requestID()))))
     }
 
     /// nil: the job no longer exists.

@@ -21,7 +21,7 @@ public struct AlibabaLiveSimulator: VendorSimulator {
         let stats = SimStats()
         self.book = book
         self.stats = stats
-        gateway = AlibabaSimGateway(hostID: "live.aliyuncs.com", product: "live", operation: AlibabaLiveClient.operation,
+        gateway = AlibabaSimGateway(hostID: "live.aliyuncs.com", product: "live", operations: [AlibabaLiveClient.operation],
                                     accessKeyID: accessKeyID, accessKeySecret: accessKeySecret, clock: book.clock,
                                     stats: stats, qps: qps)
     }

@@ -22,6 +22,8 @@ public struct AlibabaSimCall: Sendable {
     public var parameters: [String: String]
     /// The simulator clock when the request arrived.
     public var now: Double
+    /// The operation asked for (one of the gateway's `operations`).
+    public var action: String = ""
 }
 
 /// The part of Alibaba Cloud's API gateway both product simulators share: V3 or RPC v1 signature checks, the ±15 min
@@ -39,7 +41,9 @@ public struct AlibabaSimGateway: Sendable {
     public let hostID: String
     /// Product name for the `Recommend` link (`live`, `ICE`).
     public let product: String
-    public let operation: AlibabaRPCOperation
+    /// The operations this product serves (status, and list where discovery is simulated).
+    public let operations: [AlibabaRPCOperation]
+    public var operation: AlibabaRPCOperation { operations[0] }
     public let accessKeyID: String
     private let accessKeySecret: String
     public let clock: SimClock
@@ -47,11 +51,11 @@ public struct AlibabaSimGateway: Sendable {
     public let limiter: SimRateLimiter
     private let nonces = NonceLedger(retentionSeconds: 2 * AlibabaSimGateway.maxClockSkewSeconds)
 
-    public init(hostID: String, product: String, operation: AlibabaRPCOperation, accessKeyID: String,
+    public init(hostID: String, product: String, operations: [AlibabaRPCOperation], accessKeyID: String,
                 accessKeySecret: String, clock: SimClock, stats: SimStats, qps: Int) {
         self.hostID = hostID
         self.product = product
-        self.operation = operation
+        self.operations = operations
         self.accessKeyID = accessKeyID
         self.accessKeySecret = accessKeySecret
         self.clock = clock
@@ -80,11 +84,11 @@ public struct AlibabaSimGateway: Sendable {
             guard limiter.admit(now: now) else {
                 return .rejected(reject(.throttled, 400, AlibabaErrorCodes.throttlingUser, "Request was denied due to user flow control."))
             }
-            guard call.action == operation.action, call.version == operation.version else {
+            guard operations.contains(where: { $0.action == call.action && $0.version == call.version }) else {
                 return .rejected(reject(.badRequest, 404, AlibabaErrorCodes.apiNotFound,
                                         "Specified api is not found, please check your url and method."))
             }
-            return .admitted(AlibabaSimCall(parameters: call.parameters, now: now))
+            return .admitted(AlibabaSimCall(parameters: call.parameters, now: now, action: call.action))
         }
     }
 

@@ -61,6 +61,7 @@ public struct ZegoSimulator: VendorSimulator {
         }
         switch action {
         case "DescribeRecordStatus": return describeRecordStatus(request, now: now)
+        case "DescribeTasks": return describeTasks(request, now: now)
         default: return reject(100000007, "action unsupported")
         }
     }
@@ -81,6 +82,32 @@ public struct ZegoSimulator: VendorSimulator {
         }
         stats.record(.answered)
         return envelope(0, "succeed", data: Self.statusData(task))
+    }
+
+    /// `DescribeTasks`: tasks by Status (2 recording, 3 ended) that started in [StartTime, EndTime] (ms, ≤ 3 days,
+    /// no earlier than 3 days ago), pages of PageSize (1–50) counted from PageOffset 1.
+    private func describeTasks(_ request: SimRequest, now: Double) -> SimResponse {
+        guard let body = try? JSONValue.parse(request.body), let status = body["Status"]?.intValue, status == 2 || status == 3,
+              let start = body["StartTime"]?.doubleValue, let end = body["EndTime"]?.doubleValue, end > start,
+              end - start <= Self.queryableSeconds * 1000, start >= (now - Self.queryableSeconds) * 1000 - 60_000 else {
+            return reject(300000004, "param invalid: Status, StartTime or EndTime")
+        }
+        let pageSize = min(50, max(1, body["PageSize"]?.intValue ?? 50))
+        let page = max(1, body["PageOffset"]?.intValue ?? 1)
+        let matching = book.all.filter { task in
+            let started = task.startTime * 1000
+            let isRecording = !task.phase.hasEnded
+            return started >= start && started <= end && (status == 2 ? isRecording : !isRecording)
+        }
+        let slice = matching.dropFirst((page - 1) * pageSize).prefix(pageSize)
+        stats.record(.answered)
+        return envelope(0, "succeed", data: .obj(
+            ("PageOffset", .number(Double(page))), ("PageSize", .number(Double(pageSize))), ("TotalCount", .number(Double(matching.count))),
+            ("TaskList", .array(slice.map { task in
+                .obj(("TaskId", .string(task.id)), ("RoomId", .string(task.fields["room_id"] ?? "room-\(task.id.prefix(6))")),
+                     ("Status", .number(Double(Self.statusCode(for: task.phase)))),
+                     ("RecordBeginTimestamp", .number((task.startTime * 1000).rounded())))
+            }))))
     }
 
     static func statusCode(for phase: SimPhase) -> Int {

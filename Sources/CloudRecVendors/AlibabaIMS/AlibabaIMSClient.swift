@@ -14,13 +14,17 @@ public struct AlibabaIMSClient: VendorClient {
     /// No QPS figure is published for GetLiveRecordJob (IMS's flow-control page was not found). 10/s is our own
     /// conservative choice: the lowest limit documented for any status API we poll (ZEGO, Agora), and a fifth of
     /// ApsaraVideo Live's 50/s. Throttling answers still slow us down if the real limit is lower.
-    public static let schema = VendorSchema(
-        vendor: .alibabaIMS, statusAPIName: operation.action, defaultRateLimit: 10,
-        accountFields: AlibabaAccountSchema.accountFields,
-        credentialFields: AlibabaAccountSchema.credentialFields,
-        taskFields: [],
-        defaultEndpoint: { fields in "https://ice.\(fields["region"] ?? "cn-shanghai").aliyuncs.com" },
-        makeClient: { AlibabaIMSClient(account: $0) })
+    public static let schema: VendorSchema = {
+        var schema = VendorSchema(
+            vendor: .alibabaIMS, statusAPIName: operation.action, defaultRateLimit: 10,
+            accountFields: AlibabaAccountSchema.accountFields,
+            credentialFields: AlibabaAccountSchema.credentialFields,
+            taskFields: [],
+            defaultEndpoint: { fields in "https://ice.\(fields["region"] ?? "cn-shanghai").aliyuncs.com" },
+            makeClient: { AlibabaIMSClient(account: $0) })
+        schema.makeLister = { AlibabaIMSLister(account: $0) }
+        return schema
+    }()
 
     public func statusRequest(for task: TaskSpec, context: RequestContext) throws -> OutboundRequest {
         try AlibabaRPCRequest.signed(Self.operation, parameters: [("JobId", task.id)], account: account, context: context)

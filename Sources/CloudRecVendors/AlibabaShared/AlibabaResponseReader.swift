@@ -29,7 +29,8 @@ public enum AlibabaResponseReader {
             return .failure(.failure(outcome == .notFound ? .clientError : outcome, code: String(status),
                                      message: "HTTP \(status) without an error code", retryAfter: response.retryAfterSeconds))
         }
-        guard let payload = json[payloadKey], payload.isObject else {
+        // Status payloads are objects (`TaskInfo`, `RecordJob`); list payloads are arrays (`LiveRecordJobs`).
+        guard let payload = json[payloadKey], payload.isObject || payload.arrayValue != nil else {
             return .failure(HTTPStatusClass.decodeError("\(payloadKey) missing", status: status))
         }
         return .payload(payload)

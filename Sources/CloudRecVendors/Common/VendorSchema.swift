@@ -45,6 +45,8 @@ public struct VendorSchema: Sendable {
     /// The vendor's documented base URL, which may depend on account fields (Alibaba IMS is regional).
     public var defaultEndpoint: @Sendable (_ accountFields: [String: String]) -> String
     public var makeClient: @Sendable (AccountSpec) -> any VendorClient
+    /// The vendor's task list API, for accounts with `discover: true`; nil when the vendor has none.
+    public var makeLister: (@Sendable (AccountSpec) -> any TaskLister)?
 
     public init(vendor: Vendor, statusAPIName: String, defaultRateLimit: Double, accountFields: [FieldSpec],
                 credentialFields: [String], taskFields: [FieldSpec],
@@ -75,5 +77,9 @@ public enum VendorCatalog {
 
     public static func makeClient(for account: AccountSpec) -> any VendorClient {
         schema(for: account.vendor).makeClient(account)
+    }
+
+    public static func makeLister(for account: AccountSpec) -> (any TaskLister)? {
+        schema(for: account.vendor).makeLister?(account)
     }
 }

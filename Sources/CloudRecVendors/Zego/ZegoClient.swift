@@ -8,13 +8,17 @@ public struct ZegoClient: VendorClient {
 
     public init(account: AccountSpec) { self.account = account }
 
-    public static let schema = VendorSchema(
-        vendor: .zego, statusAPIName: "DescribeRecordStatus", defaultRateLimit: 10,
-        accountFields: [FieldSpec("app_id", kind: .numericID)],
-        credentialFields: ["server_secret"],
-        taskFields: [],
-        defaultEndpoint: { _ in "https://cloudrecord-api.zego.im" },
-        makeClient: { ZegoClient(account: $0) })
+    public static let schema: VendorSchema = {
+        var schema = VendorSchema(
+            vendor: .zego, statusAPIName: "DescribeRecordStatus", defaultRateLimit: 10,
+            accountFields: [FieldSpec("app_id", kind: .numericID)],
+            credentialFields: ["server_secret"],
+            taskFields: [],
+            defaultEndpoint: { _ in "https://cloudrecord-api.zego.im" },
+            makeClient: { ZegoClient(account: $0) })
+        schema.makeLister = { ZegoTaskLister(account: $0) }
+        return schema
+    }()
 
     public func statusRequest(for task: TaskSpec, context: RequestContext) throws -> OutboundRequest {
         guard let appID = account.fields["app_id"] else { throw VendorRequestError("account \(account.name): app_id missing") }
