@@ -19,7 +19,7 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
 fi
 
-pip_packages=(PyYAML tencentcloud-sdk-python-common tencentcloud-sdk-python-trtc alibabacloud-openapi-util alibabacloud-tea-openapi)
+pip_packages=(PyYAML openapi-spec-validator tencentcloud-sdk-python-common tencentcloud-sdk-python-trtc alibabacloud-openapi-util alibabacloud-tea-openapi)
 missing_pip=()
 for p in "${pip_packages[@]}"; do python3 -m pip show -q "$p" >/dev/null 2>&1 || missing_pip+=("$p"); done
 if [ ${#missing_pip[@]} -gt 0 ]; then
@@ -35,6 +35,9 @@ for script in scripts/sdk_vectors/*.py; do
   [ -f "$script" ] || continue
   python3 "$script" --check
 done
+
+echo "== OpenAPI document of the registration API"
+python3 -c "from openapi_spec_validator import validate; from openapi_spec_validator.readers import read_from_filename; validate(read_from_filename('api/openapi.yaml')[0]); print('api/openapi.yaml: valid')"
 
 echo "== swift test"
 swift build --build-tests
