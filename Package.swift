@@ -62,10 +62,15 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: swiftSettings),
+        // bcrypt verification for --web.config.file basic auth, from the system's libxcrypt (libcrypt-dev).
+        .target(name: "CCrypt", linkerSettings: [.linkedLibrary("crypt")]),
         // The exporter's HTTP surface: /metrics, landing page, health, reload.
         .target(name: "CloudRecHTTP", dependencies: [
-            "CloudRecCore", "CloudRecMetrics", "CloudRecPolling", "CloudRecConfig", "CloudRecVendors",
+            "CloudRecCore", "CloudRecMetrics", "CloudRecPolling", "CloudRecConfig", "CloudRecVendors", "CCrypt",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "CompressNIO", package: "compress-nio"),
         ], swiftSettings: swiftSettings),
         // Serves simulators on loopback ports (tests, demo, benchmarks).
@@ -82,6 +87,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ], swiftSettings: swiftSettings),
         .executableTarget(name: "cloudrec_exporter", dependencies: [

@@ -12,6 +12,8 @@ command -v promtool >/dev/null || apt_packages+=(prometheus)
 command -v prometheus-alertmanager >/dev/null || apt_packages+=(prometheus-alertmanager)
 dpkg -s zlib1g-dev >/dev/null 2>&1 || apt_packages+=(zlib1g-dev)
 dpkg -s libsqlite3-dev >/dev/null 2>&1 || apt_packages+=(libsqlite3-dev)
+dpkg -s libcrypt-dev >/dev/null 2>&1 || apt_packages+=(libcrypt-dev)
+command -v openssl >/dev/null || apt_packages+=(openssl)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${apt_packages[*]}"
   as_root apt-get update -qq

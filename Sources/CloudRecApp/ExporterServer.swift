@@ -5,6 +5,8 @@ import CloudRecHTTP
 import CloudRecPolling
 import CloudRecStorage
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import ServiceLifecycle
 
@@ -16,6 +18,8 @@ public struct ServeOptions: Sendable {
     public var demo = false
     /// SQLite file for durable task state; nil keeps state in memory only (the demo's default).
     public var storagePath: String?
+    /// `--web.config.file`: TLS and basic auth for the listener.
+    public var webConfigFile: String?
 
     public init() {}
 }
@@ -60,10 +64,23 @@ public enum ExporterServer {
                 throw ExporterStartupError("invalid configuration:\n\(error.description)")
             }
         }
-        let router = ExporterRouter.build(control: app, telemetryPath: options.telemetryPath, registry: app)
+        var webConfig = WebConfig(tls: nil, users: [:])
+        var server: HTTPServerBuilder = .http1()
+        if let path = options.webConfigFile {
+            do {
+                webConfig = try WebConfig.load(path: path)
+                if let tls = try webConfig.serverTLSConfiguration() { server = try .tls(.http1(), tlsConfiguration: tls) }
+            } catch let error as ConfigErrors {
+                throw ExporterStartupError("invalid web configuration:\n\(error.description)")
+            } catch {
+                throw ExporterStartupError("\(error)")
+            }
+        }
+        let router = ExporterRouter.build(control: app, telemetryPath: options.telemetryPath, registry: app,
+                                          basicAuthUsers: webConfig.users)
         let listen = options.listenAddress
         let application = Application(
-            router: router,
+            router: router, server: server,
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "cloudrec_exporter"),
             onServerRunning: { channel in
                 logger.info("listening", metadata: ["address": .string("\(channel.localAddress?.description ?? listen.description)"),

@@ -56,6 +56,14 @@ public struct ConfigProblem: Error, Sendable, Hashable, CustomStringConvertible 
     public var keyPath: String
     public var problem: String
 
+    public init(file: String, line: Int? = nil, column: Int? = nil, keyPath: String, problem: String) {
+        self.file = file
+        self.line = line
+        self.column = column
+        self.keyPath = keyPath
+        self.problem = problem
+    }
+
     public var description: String {
         var location = file
         if let line { location += ":\(line)" }
@@ -67,6 +75,8 @@ public struct ConfigProblem: Error, Sendable, Hashable, CustomStringConvertible 
 /// Every problem found in a config file (check-config lists them all).
 public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
     public var problems: [ConfigProblem]
+
+    public init(problems: [ConfigProblem]) { self.problems = problems }
 
     public var description: String { problems.map(\.description).joined(separator: "\n") }
 }

@@ -51,7 +51,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("web.telemetry-path"), help: "Path under which to expose metrics.")
     var telemetryPath: String = "/metrics"
 
-    @Option(name: .customLong("web.config.file"), help: "Path to a web configuration file (TLS and basic auth; not supported yet).")
+    @Option(name: .customLong("web.config.file"), help: "Path to a web configuration file (exporter-toolkit format: TLS and basic auth).")
     var webConfigFile: String?
 
     @Option(name: .customLong("storage.path"), help: "SQLite file for registered tasks and their last known state (the demo keeps state in memory unless this is given).")
@@ -69,9 +69,6 @@ struct Serve: AsyncParsableCommand {
         guard telemetryPath.hasPrefix("/"), telemetryPath.count > 1, !["/-/healthy", "/-/ready", "/-/reload"].contains(telemetryPath) else {
             throw ValidationError("--web.telemetry-path must be an absolute path other than / and /-/* (got \"\(telemetryPath)\")")
         }
-        if webConfigFile != nil {
-            throw ValidationError("--web.config.file (TLS and basic auth) is not supported in this version; terminate TLS in front of the exporter")
-        }
         if configFile == nil, !demo { throw ValidationError("--config.file is required (or use --demo)") }
     }
 
@@ -82,6 +79,7 @@ struct Serve: AsyncParsableCommand {
         options.listenAddress = ListenAddress(parsing: listenAddress)!
         options.telemetryPath = telemetryPath
         options.demo = demo
+        options.webConfigFile = webConfigFile
         options.storagePath = storagePath ?? (demo ? nil : "./data/cloudrec.db")
         do {
             try await ExporterServer.run(options: options, logger: logger)

@@ -1,0 +1,183 @@
+import CCrypt
+import CloudRecConfig
+import CloudRecCore
+import Crypto
+import Foundation
+import Hummingbird
+import NIOSSL
+import Synchronization
+import Yams
+
+/// `--web.config.file` in the Prometheus exporter-toolkit format: TLS for the listener (optionally requiring client
+/// certificates) and basic-auth users with bcrypt hashes.
+///
+/// ```yaml
+/// tls_server_config:
+///   cert_file: server.crt
+///   key_file: server.key
+///   client_auth_type: RequireAndVerifyClientCert   # NoClientCert (default) | RequireAndVerifyClientCert
+///   client_ca_file: clients-ca.crt
+/// basic_auth_users:
+///   prometheus: $2y$10$...
+/// ```
+public struct WebConfig: Sendable {
+    public struct TLS: Sendable {
+        public var certFile: String
+        public var keyFile: String
+        public var clientCAFile: String?
+        public var requireClientCert: Bool
+    }
+
+    public var tls: TLS?
+    /// User name → bcrypt hash.
+    public var users: [String: String]
+
+    public init(tls: TLS? = nil, users: [String: String] = [:]) {
+        self.tls = tls
+        self.users = users
+    }
+
+    public static let clientAuthTypes = ["NoClientCert", "RequireAndVerifyClientCert"]
+
+    /// Reads and validates the file; problems name the file and key, never a hash.
+    public static func load(path: String) throws(ConfigErrors) -> WebConfig {
+        func problem(_ key: String, _ text: String) -> ConfigProblem { ConfigProblem(file: path, keyPath: key, problem: text) }
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ConfigErrors(problems: [problem("", "cannot read file: \(error.localizedDescription)")])
+        }
+        let root: Any?
+        do { root = try Yams.load(yaml: text) } catch {
+            throw ConfigErrors(problems: [problem("", "invalid YAML")])
+        }
+        var problems: [ConfigProblem] = []
+        var config = WebConfig(tls: nil, users: [:])
+        let top = root as? [String: Any] ?? [:]
+        for key in top.keys where !["tls_server_config", "basic_auth_users", "http_server_config"].contains(key) {
+            problems.append(problem(key, "unknown key (allowed: tls_server_config, basic_auth_users, http_server_config)"))
+        }
+        if let tls = top["tls_server_config"] {
+            guard let tls = tls as? [String: Any] else { throw ConfigErrors(problems: [problem("tls_server_config", "expected a mapping")]) }
+            for key in tls.keys where !["cert_file", "key_file", "client_auth_type", "client_ca_file"].contains(key) {
+                problems.append(problem("tls_server_config.\(key)", "unknown or unsupported key"))
+            }
+            let base = URL(fileURLWithPath: path).deletingLastPathComponent()
+            func file(_ key: String) -> String? {
+                guard let value = tls[key] as? String, !value.isEmpty else { return nil }
+                return value.hasPrefix("/") ? value : base.appendingPathComponent(value).path
+            }
+            let authType = tls["client_auth_type"] as? String ?? "NoClientCert"
+            if !clientAuthTypes.contains(authType) {
+                problems.append(problem("tls_server_config.client_auth_type", "must be one of \(clientAuthTypes.joined(separator: ", "))"))
+            }
+            guard let cert = file("cert_file"), let key = file("key_file") else {
+                problems.append(problem("tls_server_config", "cert_file and key_file are required"))
+                throw ConfigErrors(problems: problems)
+            }
+            if authType == "RequireAndVerifyClientCert", file("client_ca_file") == nil {
+                problems.append(problem("tls_server_config.client_ca_file", "required with RequireAndVerifyClientCert"))
+            }
+            config.tls = TLS(certFile: cert, keyFile: key, clientCAFile: file("client_ca_file"),
+                             requireClientCert: authType == "RequireAndVerifyClientCert")
+        }
+        if let users = top["basic_auth_users"] {
+            guard let users = users as? [String: Any] else { throw ConfigErrors(problems: [problem("basic_auth_users", "expected a mapping")]) }
+            for (user, hash) in users {
+                guard let hash = hash as? String, hash.hasPrefix("$2") else {
+                    problems.append(problem("basic_auth_users.\(user)", "must be a bcrypt hash ($2a$, $2b$ or $2y$)"))
+                    continue
+                }
+                config.users[user] = hash
+            }
+        }
+        if !problems.isEmpty { throw ConfigErrors(problems: problems) }
+        return config
+    }
+
+    /// The listener's TLS configuration, or a clear error about the files.
+    public func serverTLSConfiguration() throws -> TLSConfiguration? {
+        guard let tls else { return nil }
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(tls.certFile).map { NIOSSLCertificateSource.certificate($0) }
+            let key = try NIOSSLPrivateKey(file: tls.keyFile, format: .pem)
+            var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+            configuration.minimumTLSVersion = .tlsv12
+            if tls.requireClientCert, let ca = tls.clientCAFile {
+                configuration.trustRoots = .file(ca)
+                configuration.certificateVerification = .noHostnameVerification
+            }
+            return configuration
+        } catch {
+            throw ExporterWebError("cannot load TLS certificate or key (\(tls.certFile), \(tls.keyFile)): \(error)")
+        }
+    }
+}
+
+public struct ExporterWebError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Basic auth on every exporter endpoint except those with their own authentication: the registration API (bearer
+/// token) and vendor callbacks (vendor signatures). bcrypt is slow on purpose, so a verified user/password pair is
+/// cached by its SHA-256 for a minute; unknown users are checked against a dummy hash so timing reveals nothing.
+public struct BasicAuthMiddleware: RouterMiddleware {
+    public typealias Context = BasicRequestContext
+    let users: [String: String]
+    let cache = VerifiedCache()
+    static let dummyHash = "$2b$10$abcdefghijklmnopqrstuuqflPDzB6gcMhKa1rZqKiun2YGL5sa2u"
+    static let exemptPrefixes = ["/api/", "/callbacks/"]
+
+    public init(users: [String: String]) { self.users = users }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let path = request.uri.path
+        if Self.exemptPrefixes.contains(where: { path.hasPrefix($0) }) { return try await next(request, context) }
+        guard let header = request.headers[.authorization], header.hasPrefix("Basic "),
+              let decoded = Data(base64Encoded: String(header.dropFirst(6))).map({ String(decoding: $0, as: UTF8.self) }),
+              let colon = decoded.firstIndex(of: ":") else {
+            return Self.unauthorized()
+        }
+        let user = String(decoded[..<colon])
+        let password = String(decoded[decoded.index(after: colon)...])
+        guard verify(user: user, password: password) else { return Self.unauthorized() }
+        return try await next(request, context)
+    }
+
+    func verify(user: String, password: String) -> Bool {
+        let key = Data(SHA256.hash(data: Data("\(user)\u{0}\(password)".utf8)))
+        if cache.contains(key) { return true }
+        let hash = users[user]
+        let matches = ccrypt_verify(password, hash ?? Self.dummyHash) == 1 && hash != nil
+        if matches { cache.insert(key) }
+        return matches
+    }
+
+    static func unauthorized() -> Response {
+        var response = ExporterRouter.jsonResponse(.unauthorized, .obj(("error", "authentication required")))
+        response.headers[.wwwAuthenticate] = "Basic realm=\"cloudrec_exporter\""
+        return response
+    }
+}
+
+final class VerifiedCache: Sendable {
+    private let entries = Mutex<[Data: Date]>([:])
+
+    func contains(_ key: Data) -> Bool {
+        entries.withLock { all in
+            guard let expiry = all[key] else { return false }
+            if expiry < Date() {
+                all.removeValue(forKey: key)
+                return false
+            }
+            return true
+        }
+    }
+
+    func insert(_ key: Data) {
+        entries.withLock { all in
+            if all.count > 1000 { all.removeAll() }
+            all[key] = Date().addingTimeInterval(60)
+        }
+    }
+}
