@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
     ],
     targets: [
         // Task model, common status set, vendor-neutral request/response types, secrets.
@@ -98,6 +99,7 @@ let package = Package(
         .testTarget(name: "CloudRecUnitTests", dependencies: [
             "CloudRecCore", "CloudRecConfig", "CloudRecVendors", "CloudRecMetrics", "CloudRecSimulators",
             "CloudRecPolling",
+            .product(name: "PropertyBased", package: "swift-property-based"),
         ], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "CloudRecIntegrationTests", dependencies: [
             "CloudRecApp", "CloudRecCore", "CloudRecConfig", "CloudRecSimulators", "CloudRecSimulatorServer",

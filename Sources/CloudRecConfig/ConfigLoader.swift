@@ -97,7 +97,9 @@ struct ConfigReader {
                 report(keyNode, path, "keys must be strings")
                 continue
             }
-            let keyPath = path.isEmpty ? key : "\(path).\(key)"
+            // A key that is not a plain name is not echoed: a missing colon turns `secret: "value"` into one key.
+            let shownKey = Self.isPlainKey(key) ? key : "<key that is not a plain name>"
+            let keyPath = path.isEmpty ? shownKey : "\(path).\(shownKey)"
             if !seen.insert(key).inserted {
                 report(keyNode, keyPath, "duplicate key")
                 continue
@@ -109,6 +111,10 @@ struct ConfigReader {
             result.append((key, keyNode, value))
         }
         return result
+    }
+
+    static func isPlainKey(_ key: String) -> Bool {
+        !key.isEmpty && key.count <= 64 && key.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "_-.".unicodeScalars.contains($0)) }
     }
 
     func kind(_ node: Node) -> String {
@@ -505,7 +511,7 @@ public enum TaskFileParser {
         do {
             root = try Yams.compose(yaml: text)
         } catch {
-            return ([], [ConfigProblem(file: file, keyPath: "", problem: "invalid YAML/JSON: \(error)")])
+            return ([], [ConfigLoader.yamlProblem(error, file: file)])
         }
         guard let root else { return ([], []) }
         let tasks = reader.readTasks(root, accounts: accounts, accountsNode: nil)
