@@ -107,6 +107,11 @@ public final class AccountPoller: Sendable {
 
     public func unschedule(_ key: TaskKey) { _ = schedule.withLock { $0.current.removeValue(forKey: key) } }
 
+    /// Whether a task has a due time, or a call in flight (diagnostics and tests).
+    public func scheduleState(_ key: TaskKey) -> (scheduled: Bool, inFlight: Bool) {
+        schedule.withLock { ($0.current[key] != nil, $0.inFlight.contains(key)) }
+    }
+
     public var scheduledCount: Int { schedule.withLock { $0.current.count + $0.inFlight.count } }
     public var lag: Double { schedule.withLock { $0.lastLag } }
 
@@ -117,17 +122,20 @@ public final class AccountPoller: Sendable {
             }
             while !isStopped, !Task.isCancelled {
                 let now = Date().timeIntervalSince1970
-                let next = schedule.withLock { $0.head() }
-                guard let next, next.time <= now else {
+                // Peek and take in one critical section: a registration between the two must not become the
+                // entry removed in place of the one we looked at (it would never be polled).
+                let (due, head) = schedule.withLock { s -> (Due?, Due?) in
+                    guard let head = s.head(), head.time <= now else { return (nil, s.head()) }
+                    _ = s.heap.removeMin()
+                    s.current.removeValue(forKey: head.key)
+                    s.inFlight.insert(head.key)
+                    return (head, head)
+                }
+                guard let next = due else {
                     // Nothing due: sleep until the head is due, re-checking often enough to see new registrations.
-                    let wait = next.map { min($0.time - now, 0.25) } ?? 0.25
+                    let wait = head.map { min($0.time - now, 0.25) } ?? 0.25
                     try? await Task.sleep(for: .seconds(max(wait, 0.001)))
                     continue
-                }
-                schedule.withLock { s in
-                    _ = s.heap.removeMin()
-                    s.current.removeValue(forKey: next.key)
-                    s.inFlight.insert(next.key)
                 }
                 let slotWait = budget.reserve(now: now)
                 if slotWait > 0 { try? await Task.sleep(for: .seconds(slotWait)) }
