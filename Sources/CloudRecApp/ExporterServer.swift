@@ -60,7 +60,7 @@ public enum ExporterServer {
                 throw ExporterStartupError("invalid configuration:\n\(error.description)")
             }
         }
-        let router = ExporterRouter.build(control: app, telemetryPath: options.telemetryPath, registry: app)
+        let router = ExporterRouter.build(control: app, telemetryPath: options.telemetryPath, registry: app, callbacks: app)
         let listen = options.listenAddress
         let application = Application(
             router: router,
