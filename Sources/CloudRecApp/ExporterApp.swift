@@ -22,6 +22,8 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
     public let engine: PollingEngine
     public let exposition: MetricsExposition
     public let taskFiles: TaskFileWatcher
+    /// `POST /callbacks/{account}` (ExporterApp+Callbacks.swift).
+    public let callbacks: CallbackIntake
     public let logger: Logger
     private let source: Mutex<ConfigSource>
     private let loader: ConfigLoader
@@ -37,8 +39,9 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
         metrics = ExporterMetrics(version: BuildInfo.version, revision: BuildInfo.revision)
         engine = PollingEngine(tracker: tracker, metrics: metrics, transport: transport, logger: logger)
         taskFiles = TaskFileWatcher(engine: engine, logger: logger)
+        callbacks = CallbackIntake(engine: engine, logger: logger)
         exposition = MetricsExposition(store: store, families: metrics.families + engine.scrapeFamilies() + taskFiles.families
-            + ProcessMetrics.families())
+            + callbacks.families + ProcessMetrics.families())
     }
 
     public var version: String { BuildInfo.version }

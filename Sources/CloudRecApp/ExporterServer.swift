@@ -76,7 +76,7 @@ public enum ExporterServer {
                 throw ExporterStartupError("\(error)")
             }
         }
-        let router = ExporterRouter.build(control: app, telemetryPath: options.telemetryPath, registry: app,
+        let router = ExporterRouter.build(control: app, telemetryPath: options.telemetryPath, registry: app, callbacks: app,
                                           basicAuthUsers: webConfig.users)
         let listen = options.listenAddress
         let application = Application(

@@ -381,7 +381,8 @@ struct ConfigReader {
             case "discover_interval": if let v = duration(entry.value, keyPath) { discoverInterval = v }
             case "credentials":
                 credentialsSeen = true
-                credentials = readCredentials(entry.value, path: keyPath, names: schema.credentialFields, vendor: vendor)
+                credentials = readCredentials(entry.value, path: keyPath, names: schema.credentialFields,
+                                              optional: schema.optionalCredentialFields, vendor: vendor)
             default:
                 guard let spec = schema.accountFields.first(where: { $0.name == entry.key }),
                       let value = string(entry.value, keyPath) else { continue }
@@ -407,16 +408,19 @@ struct ConfigReader {
         !name.isEmpty && name.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0)) }
     }
 
-    /// Each credential is given inline (optionally as `${ENV_VAR}`) or as `<name>_file`.
-    mutating func readCredentials(_ node: Node, path: String, names: [String], vendor: Vendor) -> [String: Secret] {
-        let allowed = names.flatMap { [$0, "\($0)_file"] }
+    /// Each credential is given inline (optionally as `${ENV_VAR}`) or as `<name>_file`. `optional` ones (the callback
+    /// secret) may be left out.
+    mutating func readCredentials(_ node: Node, path: String, names: [String], optional: [String] = [],
+                                  vendor: Vendor) -> [String: Secret] {
+        let allowed = (names + optional).flatMap { [$0, "\($0)_file"] }
         let pairs = entries(node, path, allowed: allowed)
         var secrets: [String: Secret] = [:]
-        for name in names {
+        for name in names + optional {
             let inline = pairs.first { $0.key == name }
             let fromFile = pairs.first { $0.key == "\(name)_file" }
             switch (inline, fromFile) {
             case (nil, nil):
+                guard !optional.contains(name) else { continue }
                 report(node, path, "missing credential \"\(name)\" (or \"\(name)_file\") for vendor \(vendor.rawValue)")
             case (.some, .some):
                 report(fromFile?.keyNode, "\(path).\(name)_file", "give either \(name) or \(name)_file, not both")

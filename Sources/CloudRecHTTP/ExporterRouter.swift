@@ -8,10 +8,12 @@ import NIOCore
 /// Builds the exporter's routes: the telemetry path, the landing page, health, readiness and reload.
 public enum ExporterRouter {
     public static func build(control: any ExporterControl, telemetryPath: String,
-                             registry: (any TaskRegistry)? = nil, basicAuthUsers: [String: String] = [:]) -> Router<BasicRequestContext> {
+                             registry: (any TaskRegistry)? = nil, callbacks: (any CallbackReceiver)? = nil,
+                             basicAuthUsers: [String: String] = [:]) -> Router<BasicRequestContext> {
         let router = Router()
         if !basicAuthUsers.isEmpty { router.add(middleware: BasicAuthMiddleware(users: basicAuthUsers)) }
         if let registry { TaskAPI.register(on: router, registry: registry) }
+        if let callbacks { CallbackAPI.register(on: router, receiver: callbacks) }
         router.get(RouterPath(telemetryPath)) { request, _ in
             metricsResponse(control: control, accept: request.headers[.accept],
                             acceptEncoding: request.headers[.acceptEncoding])

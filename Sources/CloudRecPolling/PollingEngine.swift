@@ -92,8 +92,12 @@ public final class PollingEngine: Service, Sendable {
     @discardableResult
     public func track(_ spec: TaskSpec, source: TaskSource, durable: Bool = false) throws -> Bool {
         guard let poller = poller(for: spec.account) else { throw UnknownAccount(name: spec.account) }
+        let wasPolled = tracker.task(spec.key)?.needsPolling ?? false
         let isNew = try tracker.track(spec, vendor: poller.account.vendor, source: source, durable: durable)
-        if isNew { poller.pollSoon(spec.key, now: Date().timeIntervalSince1970) }
+        // A task a callback announced without the fields polling needs (Agora's resource_id) is polled once they come.
+        if isNew || !wasPolled, tracker.task(spec.key)?.needsPolling == true {
+            poller.pollSoon(spec.key, now: Date().timeIntervalSince1970)
+        }
         return isNew
     }
 

@@ -26,9 +26,12 @@ public struct TrackedTask: Sendable, Codable {
 
     /// When the exporter first learned about the task.
     public var registeredAt: Double = 0
+    /// What verified vendor callbacks said (CallbackEvidence.swift), merged with the polled state.
+    public var callback: CallbackEvidence?
 
     enum CodingKeys: String, CodingKey {
         case spec, vendor, sources, status, vendorStatus, observation, lastSuccess, lastPoll, notFoundSince, endedAt, registeredAt
+        case callback
     }
 
     public init(spec: TaskSpec, vendor: Vendor, sources: Set<TaskSource>, registeredAt: Double = Date().timeIntervalSince1970) {
@@ -44,21 +47,16 @@ public struct TrackedTask: Sendable, Codable {
     /// A finished task is still polled while its files are on their way to storage (ZEGO reports upload states
     /// after the task ended), so an upload failure after the end is still seen.
     public var needsPolling: Bool {
+        guard hasPollingFields else { return false }
         guard endedAt != nil else { return true }
         guard let observation, observation.reportsUploadStates else { return false }
         return observation.files.contains { $0.uploadState == .recording || $0.uploadState == .uploading }
     }
 
     var export: TaskExport {
-        let files = observation?.files ?? []
         var formats: [FileFormat: Int] = [:]
-        for file in files { formats[file.format, default: 0] += 1 }
-        var uploads: [UploadState: Int]?
-        if observation?.reportsUploadStates == true {
-            var counts: [UploadState: Int] = [:]
-            for file in files { if let state = file.uploadState { counts[state, default: 0] += 1 } }
-            uploads = counts
-        }
+        for file in exportedFiles { formats[file.format, default: 0] += 1 }
+        let uploads = mergedUploadCounts
         return TaskExport(vendor: vendor, account: spec.account, taskID: spec.id, status: status, vendorStatus: vendorStatus,
                           fileCounts: formats, uploadCounts: uploads, totalSizeBytes: observation?.totalSizeBytes,
                           recordedSeconds: observation?.totalDurationSeconds, startTime: observation?.startTime,
@@ -100,6 +98,7 @@ public struct TrackedTask: Sendable, Codable {
         default:
             break
         }
+        applyCallbackVerdict(now: now)
         return !wasEnded && endedAt != nil
     }
 }
@@ -226,6 +225,24 @@ public final class TaskTracker: Sendable {
         if change.statusChanged, (try? persistence?.saveNow([change.task])) != nil {
             return change.task
         }
+        persistence?.saveLater(change.task)
+        return change.task
+    }
+
+    /// Applies verified callback events to a tracked task and re-renders its series. Returns the updated task, or nil
+    /// when the task is not tracked (callbacks only start tracking through `PollingEngine.track`).
+    @discardableResult
+    public func recordCallback(_ key: TaskKey, events: [CallbackEvent], name: String, now: Double) -> TrackedTask? {
+        let change = tasks.withLock { all -> (task: TrackedTask, statusChanged: Bool)? in
+            guard var task = all[key] else { return nil }
+            let before = (task.status, task.endedAt)
+            for event in events { _ = task.applyCallback(event, name: name, now: now) }
+            all[key] = task
+            return (task, before != (task.status, task.endedAt))
+        }
+        guard let change else { return nil }
+        store.set(key, change.task.export)
+        if change.statusChanged, (try? persistence?.saveNow([change.task])) != nil { return change.task }
         persistence?.saveLater(change.task)
         return change.task
     }

@@ -46,7 +46,7 @@ struct Harness {
             try exporter.start()
             let boundPort = PortBox()
             let application = Application(
-                router: ExporterRouter.build(control: exporter, telemetryPath: "/metrics"),
+                router: ExporterRouter.build(control: exporter, telemetryPath: "/metrics", callbacks: exporter),
                 configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                 onServerRunning: { channel in boundPort.set(channel.localAddress?.port ?? 0) },
                 logger: logger)

@@ -1,0 +1,86 @@
+/// What a vendor's recording callback says about one task, normalised. Decoded by the vendor's
+/// `<Vendor>Callback` handler after its signature was verified; applied by `TaskTracker.recordCallback`.
+public struct CallbackEvent: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable, CaseIterable, Codable {
+        /// The recording started (Tencent 301, Agora 40, Alibaba TaskCreated/TaskStarting/TaskRunning).
+        case started
+        case exitedNormally = "exited_normally"
+        case exitedAbnormally = "exited_abnormally"
+        case uploadSucceeded = "upload_succeeded"
+        /// Uploaded, but (some) files only reached the vendor's backup storage.
+        case uploadedToBackup = "uploaded_to_backup"
+        case uploadFailed = "upload_failed"
+        /// Anything else: counted, not applied.
+        case other
+
+        /// The upload state an upload event gives files it does not name one by one.
+        public var uploadState: UploadState? {
+            switch self {
+            case .uploadSucceeded: return .uploaded
+            case .uploadedToBackup: return .backupUploaded
+            case .uploadFailed: return .failed
+            default: return nil
+            }
+        }
+    }
+
+    public var taskID: String
+    public var kind: Kind
+    /// Files the callback names, each with its own `uploadState`. Empty: the event is about the task as a whole.
+    public var files: [RecordingFile]
+    /// The vendor's reason code for an exit or failure (`LeaveCode=101`, `quit_reason=6`), for logs and the task API.
+    public var reason: String?
+
+    public init(taskID: String, kind: Kind, files: [RecordingFile] = [], reason: String? = nil) {
+        self.taskID = taskID
+        self.kind = kind
+        self.files = files
+        self.reason = reason
+    }
+}
+
+/// One verified, decoded callback request.
+public struct DecodedCallback: Sendable, Hashable {
+    /// The `event` label: the vendor's documented event number or name, `other` for anything undocumented.
+    public var event: String
+    /// Unix seconds from a signed part of the request (a timestamp the signature covers), for the replay window.
+    public var signedTime: Double?
+    /// Identities of this callback for duplicate detection (notice id, nonce, digest of the signed bytes).
+    public var replayKeys: [String]
+    public var events: [CallbackEvent]
+
+    public init(event: String, signedTime: Double?, replayKeys: [String], events: [CallbackEvent]) {
+        self.event = event
+        self.signedTime = signedTime
+        self.replayKeys = replayKeys
+        self.events = events
+    }
+}
+
+/// A callback request as received: header names lower-cased, the body exactly as sent (signatures cover raw bytes).
+public struct CallbackRequest: Sendable {
+    public var headers: [String: String]
+    public var body: [UInt8]
+
+    public init(headers: [String: String], body: [UInt8]) {
+        self.headers = Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { first, _ in first })
+        self.body = body
+    }
+
+    public func header(_ name: String) -> String? { headers[name.lowercased()] }
+}
+
+/// Why a callback was refused before it could be applied.
+public enum CallbackRejection: Error, Sendable, Hashable, CustomStringConvertible {
+    /// Missing or wrong signature (or the signed fields it needs).
+    case signature(String)
+    /// Not JSON, not an object, or a required field missing or of the wrong type.
+    case malformed(String)
+
+    public var description: String {
+        switch self {
+        case let .signature(reason): return "signature rejected: \(reason)"
+        case let .malformed(reason): return "malformed callback: \(reason)"
+        }
+    }
+}

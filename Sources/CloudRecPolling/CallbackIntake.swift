@@ -1,0 +1,139 @@
+import CloudRecCore
+import CloudRecMetrics
+import CloudRecVendors
+import Foundation
+import Logging
+import Synchronization
+
+/// The `result` label of `cloudrec_callbacks_total`.
+public enum CallbackResult: String, Sendable, CaseIterable {
+    case accepted
+    case rejectedSignature = "rejected_signature"
+    /// Signed timestamp outside the window, or a callback already accepted.
+    case rejectedReplay = "rejected_replay"
+    case malformed
+    case unknownAccount = "unknown_account"
+    /// The account has no `callback_secret`, or its vendor has no documented callbacks (Alibaba IMS).
+    case notConfigured = "not_configured"
+    /// Verified, but its effect could not be stored (durable store failure); the vendor's retry is taken.
+    case error
+}
+
+/// The answer to one callback request, for the HTTP layer.
+public struct CallbackReply: Sendable {
+    public var status: Int
+    public var body: JSONValue
+    public var result: CallbackResult
+}
+
+/// Receives vendor callbacks for `POST /callbacks/{account}`: finds the account, verifies the vendor's signature,
+/// refuses replays, applies the events to the tracker (a start event starts tracking an unknown task, durably) and
+/// counts every request in `cloudrec_callbacks_total{vendor,account,event,result}`. Label values stay bounded:
+/// `vendor` and `account` are empty for unknown accounts (the path is not trusted), and `event` is the vendor's
+/// documented event, `other`, or empty when the callback was refused before it could be read.
+public final class CallbackIntake: Sendable {
+    /// Callbacks larger than this are refused (413) before they are read; vendors send a few KiB.
+    public static let maxBodyBytes = 1 << 20
+
+    public let counter = CounterFamily(
+        name: "cloudrec_callbacks_total",
+        help: "Vendor recording callbacks received, by the vendor's event and the result (accepted, rejected_signature, rejected_replay, malformed, unknown_account, not_configured, error).",
+        labelNames: ["vendor", "account", "event", "result"])
+    private let engine: PollingEngine
+    private let logger: Logger
+    private let clock: @Sendable () -> Double
+    private let guards = Mutex<[String: CallbackReplayGuard]>([:])
+
+    public init(engine: PollingEngine, logger: Logger, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+        self.engine = engine
+        self.logger = logger
+        self.clock = clock
+    }
+
+    public var families: [any ExposedFamily] { [counter] }
+
+    /// `body` nil: the request was larger than `maxBodyBytes`.
+    public func receive(account name: String, headers: [String: String], body: [UInt8]?) -> CallbackReply {
+        guard let account = engine.poller(for: name)?.account else {
+            return reply(404, "no account named \"\(name)\"", .unknownAccount, vendor: "", account: "")
+        }
+        let vendor = account.vendor.rawValue
+        guard let handler = VendorCallbacks.handler(for: account.vendor) else {
+            return reply(404, "vendor \(vendor) documents no verifiable recording callbacks", .notConfigured, vendor: vendor, account: name)
+        }
+        guard let secret = account.credentials[VendorCallbacks.secretField], !secret.isEmpty else {
+            return reply(404, "callbacks are not configured for account \"\(name)\" (set credentials.\(VendorCallbacks.secretField))",
+                         .notConfigured, vendor: vendor, account: name)
+        }
+        guard let body else {
+            return reply(413, "body larger than \(Self.maxBodyBytes) bytes", .malformed, vendor: vendor, account: name)
+        }
+        let decoded: DecodedCallback
+        do {
+            decoded = try handler.open(CallbackRequest(headers: headers, body: body), secret: secret.reveal())
+        } catch {
+            switch error {
+            case let .signature(reason):
+                logger.debug("callback signature rejected", metadata: ["account": .string(name), "reason": .string(reason)])
+                return reply(401, "signature rejected: \(reason)", .rejectedSignature, vendor: vendor, account: name)
+            case let .malformed(reason):
+                return reply(400, "malformed callback: \(reason)", .malformed, vendor: vendor, account: name)
+            }
+        }
+        let now = clock()
+        let replayGuard = guards.withLock { all in
+            if let existing = all[name] { return existing }
+            let created = CallbackReplayGuard()
+            all[name] = created
+            return created
+        }
+        switch replayGuard.admit(decoded, now: now) {
+        case .fresh: break
+        case let .outsideWindow(skew):
+            return reply(401, "replay rejected: signed time is \(Int(skew)) s from ours (window \(Int(replayGuard.window)) s)",
+                         .rejectedReplay, vendor: vendor, account: name, event: decoded.event)
+        case .duplicate:
+            return reply(401, "replay rejected: this callback was already accepted", .rejectedReplay, vendor: vendor, account: name,
+                         event: decoded.event)
+        }
+        do {
+            try apply(decoded, account: account, now: now)
+        } catch {
+            replayGuard.forget(decoded)
+            logger.error("callback not stored", metadata: ["account": .string(name), "error": .string("\(error)")])
+            return reply(503, "callback not stored: \(error)", .error, vendor: vendor, account: name, event: decoded.event)
+        }
+        counter.increment([vendor, name, decoded.event, CallbackResult.accepted.rawValue])
+        return CallbackReply(status: 200, body: handler.acknowledgement, result: .accepted)
+    }
+
+    /// Start events for untracked tasks start tracking them (source `callback`, durable); events for tasks the exporter
+    /// does not track are acknowledged and dropped.
+    func apply(_ decoded: DecodedCallback, account: AccountSpec, now: Double) throws {
+        for event in decoded.events {
+            let key = TaskKey(account: account.name, taskID: event.taskID)
+            if event.kind == .started {
+                if try engine.track(TaskSpec(account: account.name, id: event.taskID), source: .callback, durable: true) {
+                    logger.info("tracking a task announced by a callback", metadata: [
+                        "account": .string(account.name), "task_id": .string(event.taskID), "event": .string(decoded.event),
+                    ])
+                }
+            }
+            let before = engine.tracker.task(key)?.status
+            guard let updated = engine.tracker.recordCallback(key, events: [event], name: decoded.event, now: now) else { continue }
+            if before != updated.status {
+                logger.info("task status changed by a callback", metadata: [
+                    "account": .string(account.name), "task_id": .string(event.taskID),
+                    "from": .string(before?.rawValue ?? ""), "to": .string(updated.status.rawValue),
+                    "event": .string(decoded.event), "reason": .string(event.reason ?? ""),
+                ])
+            }
+        }
+    }
+
+    private func reply(_ status: Int, _ message: String, _ result: CallbackResult, vendor: String, account: String,
+                       event: String = "") -> CallbackReply {
+        counter.increment([vendor, account, event, result.rawValue])
+        return CallbackReply(status: status, body: .obj(("error", .string(message))), result: result)
+    }
+}
