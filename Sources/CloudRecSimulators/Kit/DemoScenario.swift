@@ -147,22 +147,27 @@ public extension TencentTRTCSimulator {
     }
 }
 
+/// Alibaba's two products share the account shape: region and an AccessKey pair.
+private func alibabaDemoAccount(name: String, vendor: Vendor, keyDigit: Character,
+                                make: (String, String) -> any VendorSimulator) -> SimulatedAccount {
+    let credentials = ["access_key_id": "LTAIdemo" + String(repeating: keyDigit, count: 16),
+                       "access_key_secret": "demo\(keyDigit)access\(keyDigit)key\(keyDigit)secret" + String(repeating: keyDigit, count: 10)]
+    return SimulatedAccount(name: name, vendor: vendor, simulator: make(credentials["access_key_id"]!, credentials["access_key_secret"]!),
+                            fields: ["region": "cn-shanghai"], credentials: credentials)
+}
+
 public extension AlibabaLiveSimulator {
     static func demoAccount(clock: SimClock, name: String = "alibaba-live-demo") -> SimulatedAccount {
-        let credentials = ["access_key_id": "LTAIdemo0000000000000000", "access_key_secret": "demo0access0key0secret0000000000"]
-        let simulator = AlibabaLiveSimulator(book: SimTaskBook(clock: clock), accessKeyID: credentials["access_key_id"]!,
-                                             accessKeySecret: credentials["access_key_secret"]!)
-        return SimulatedAccount(name: name, vendor: .alibabaLive, simulator: simulator, fields: ["region": "cn-shanghai"],
-                                credentials: credentials)
+        alibabaDemoAccount(name: name, vendor: .alibabaLive, keyDigit: "0") {
+            AlibabaLiveSimulator(book: SimTaskBook(clock: clock), accessKeyID: $0, accessKeySecret: $1)
+        }
     }
 }
 
 public extension AlibabaIMSSimulator {
     static func demoAccount(clock: SimClock, name: String = "alibaba-ims-demo") -> SimulatedAccount {
-        let credentials = ["access_key_id": "LTAIdemo1111111111111111", "access_key_secret": "demo1access1key1secret1111111111"]
-        let simulator = AlibabaIMSSimulator(book: SimTaskBook(clock: clock), accessKeyID: credentials["access_key_id"]!,
-                                            accessKeySecret: credentials["access_key_secret"]!)
-        return SimulatedAccount(name: name, vendor: .alibabaIMS, simulator: simulator, fields: ["region": "cn-shanghai"],
-                                credentials: credentials)
+        alibabaDemoAccount(name: name, vendor: .alibabaIMS, keyDigit: "1") {
+            AlibabaIMSSimulator(book: SimTaskBook(clock: clock), accessKeyID: $0, accessKeySecret: $1)
+        }
     }
 }
