@@ -83,7 +83,8 @@ public enum ExporterServer {
             router: router, server: server,
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "cloudrec_exporter"),
             onServerRunning: { channel in
-                logger.info("listening", metadata: ["address": .string("\(channel.localAddress?.description ?? listen.description)"),
+                let bound = ListenAddress(host: listen.host, port: channel.localAddress?.port ?? listen.port)
+                logger.info("listening", metadata: ["address": .string(bound.description),
                                                     "telemetry_path": .string(options.telemetryPath)])
             },
             logger: logger)

@@ -70,6 +70,8 @@ public final class SimulatorHost: Service, Sendable {
             configuration: .init(address: .hostname(host, port: requestedPort), serverName: "cloudrec-simulator-\(simulator.vendor.rawValue)"),
             onServerRunning: { channel in self.markListening(port: channel.localAddress?.port ?? 0) },
             logger: logger)
-        try await app.runService()
+        // `run()`, not `runService()`: the latter installs its own SIGTERM handler, so the host would stop before its
+        // turn in the enclosing group's graceful shutdown and fail the group ("finished unexpectedly").
+        try await app.run()
     }
 }
