@@ -8,7 +8,8 @@ import Logging
 import ServiceLifecycle
 
 /// `--demo`: every vendor simulator on a loopback port, tasks in varied and changing states, and a config that
-/// points the exporter at them. No credentials or network needed.
+/// points the exporter at them. No credentials or network needed. Tasks created through a simulator's control
+/// API (`POST <simulator>/_sim/tasks`, see `SimulatorControl`) are tracked by the exporter too.
 public final class DemoEnvironment: Sendable {
     public let accounts: [SimulatedAccount]
     public let hosts: [SimulatorHost]
@@ -19,7 +20,7 @@ public final class DemoEnvironment: Sendable {
         accounts = SimulatorFleet.demoAccounts()
         var simulatorLogger = logger
         simulatorLogger.logLevel = .warning
-        hosts = accounts.map { SimulatorHost(simulator: $0.simulator, logger: simulatorLogger) }
+        hosts = accounts.map { SimulatorHost(simulator: $0.simulator, logger: simulatorLogger, taskFields: $0.taskFields) }
         scenarios = accounts.map { DemoScenario(account: $0) }
         self.pollInterval = pollInterval
     }
@@ -53,6 +54,12 @@ struct DemoDriver: Service {
     let stepSeconds = 2.0
 
     func run() async throws {
+        for (index, host) in environment.hosts.enumerated() {
+            let account = environment.accounts[index].name
+            host.control.onTaskCreated { [engine] task in
+                _ = try? engine.track(TaskSpec(account: account, id: task.id, fields: task.fields), source: .api)
+            }
+        }
         var step = 0
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             try? await Task.sleep(for: .seconds(stepSeconds))

@@ -8,16 +8,20 @@ import ServiceLifecycle
 import Synchronization
 
 /// Serves one vendor simulator over HTTP on a loopback port (0 picks a free one). Used by the integration tests,
-/// the demo and the benchmarks.
+/// the demo and the benchmarks. Requests under `/_sim/` drive the simulated tasks (`SimulatorControl`).
 public final class SimulatorHost: Service, Sendable {
     public let simulator: any VendorSimulator
+    public let control: SimulatorControl
     private let host: String
     private let requestedPort: Int
     private let logger: Logger
     private let boundPort = Mutex<(port: Int?, waiters: [CheckedContinuation<Int, Never>])>((nil, []))
 
-    public init(simulator: any VendorSimulator, host: String = "127.0.0.1", port: Int = 0, logger: Logger) {
+    /// `taskFields` gives the vendor fields of a task created through the control API (Agora's `resource_id`...).
+    public init(simulator: any VendorSimulator, host: String = "127.0.0.1", port: Int = 0, logger: Logger,
+                taskFields: @escaping @Sendable (String) -> [String: String] = { _ in [:] }) {
         self.simulator = simulator
+        self.control = SimulatorControl(book: simulator.book, defaultFields: taskFields)
         self.host = host
         self.requestedPort = port
         self.logger = logger
@@ -48,6 +52,7 @@ public final class SimulatorHost: Service, Sendable {
 
     public func run() async throws {
         let simulator = self.simulator
+        let control = self.control
         let responder = CallbackResponder<BasicRequestContext> { request, _ in
             var request = request
             let body = try await request.collectBody(upTo: 1 << 20)
@@ -57,7 +62,7 @@ public final class SimulatorHost: Service, Sendable {
             if let authority = request.head.authority { headers["host"] = authority }
             let simRequest = SimRequest(method: request.method.rawValue, path: request.uri.path,
                                         rawQuery: request.uri.query ?? "", headers: headers, body: Array(buffer: body))
-            let answer = simulator.respond(to: simRequest)
+            let answer = control.respond(to: simRequest) ?? simulator.respond(to: simRequest)
             if answer.delaySeconds > 0 { try await Task.sleep(for: .seconds(answer.delaySeconds)) }
             var fields = HTTPFields()
             for (name, value) in answer.headers {

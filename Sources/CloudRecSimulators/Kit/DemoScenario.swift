@@ -41,6 +41,9 @@ public struct DemoScenario: Sendable {
 
     public func taskID(_ number: Int) -> String { "demo-\(account.vendor.rawValue)-\(String(format: "%04d", number))" }
 
+    /// A recording the churn started (not a seeded one, nor one created through the simulator's control API).
+    func isChurned(_ id: String) -> Bool { id.hasPrefix("demo-\(account.vendor.rawValue)-") && id > taskID(99) }
+
     /// Creates the initial tasks, one of each interesting kind. Returns their ids.
     @discardableResult
     public func seed() -> [String] {
@@ -94,14 +97,14 @@ public struct DemoScenario: Sendable {
             let id = taskID(number)
             book.start(id: id, fields: account.taskFields(id), phase: .starting)
             started.append(id)
-            if let oldest = book.all.filter({ $0.phase == .recording && $0.id > taskID(99) }).min(by: { $0.startTime < $1.startTime }),
-               book.all.filter({ $0.phase == .recording && $0.id > taskID(99) }).count > 2 {
+            let churned = book.all.filter { $0.phase == .recording && isChurned($0.id) }
+            if let oldest = churned.min(by: { $0.startTime < $1.startTime }), churned.count > 2 {
                 book.setUploadState(oldest.id, .uploading)
                 book.setPhase(oldest.id, .stopping)
                 book.update(oldest.id) { $0.endTime = now }
             }
             // Forget long-ended tasks so the simulator stays small.
-            for task in book.all where task.phase.hasEnded && now - (task.endTime ?? now) > 1800 && task.id > taskID(99) {
+            for task in book.all where task.phase.hasEnded && now - (task.endTime ?? now) > 1800 && isChurned(task.id) {
                 book.remove(task.id)
             }
         }

@@ -1,0 +1,126 @@
+import CloudRecCore
+import CloudRecSimulators
+import Synchronization
+
+/// Drives a simulator's tasks from outside the process (the end-to-end test, a curious demo user). Served by
+/// `SimulatorHost` under `/_sim/`, ahead of the vendor logic and its auth, faults and rate limits:
+///
+///     GET  /_sim/tasks                          {"tasks": [task...]}
+///     POST /_sim/tasks                          {"id": "t1", "phase": "recording", "fields": {...}, "files": 1}
+///     GET  /_sim/tasks/{id}                     task
+///     POST /_sim/tasks/{id}/phase               {"phase": "exited_abnormally"}
+///     POST /_sim/tasks/{id}/upload_state        {"state": "failed", "file_index": 0}   (no file_index: every file)
+///
+/// Phases: starting, recording, paused, stopping, ended, exited_abnormally. Upload states: recording, uploading,
+/// uploaded, backup_uploaded, failed. Answers are JSON; bad input gets a 4xx with `{"error": "..."}`.
+/// A created task gets `files` mp4 files (default 1, 0 for `starting`) and the host's default vendor fields
+/// merged with the given ones; `onTaskCreated` observers learn about it (the demo starts tracking it).
+public final class SimulatorControl: Sendable {
+    public static let prefix = "/_sim/"
+
+    private let book: SimTaskBook
+    private let defaultFields: @Sendable (String) -> [String: String]
+    private let observers = Mutex<[@Sendable (SimTask) -> Void]>([])
+
+    public init(book: SimTaskBook, defaultFields: @escaping @Sendable (String) -> [String: String] = { _ in [:] }) {
+        self.book = book
+        self.defaultFields = defaultFields
+    }
+
+    public func onTaskCreated(_ observer: @escaping @Sendable (SimTask) -> Void) {
+        observers.withLock { $0.append(observer) }
+    }
+
+    /// The answer to a `/_sim/` request, or nil for any other path (the vendor logic answers those).
+    public func respond(to request: SimRequest) -> SimResponse? {
+        guard request.path.hasPrefix(Self.prefix) else { return nil }
+        let parts = request.path.dropFirst(Self.prefix.count).split(separator: "/").map(String.init)
+        guard parts.first == "tasks" else { return Self.error(404, "unknown control path \(request.path)") }
+        let body: JSONValue
+        if request.method == "POST" {
+            guard let parsed = try? JSONValue.parse(request.body), parsed.isObject else {
+                return Self.error(400, "the body must be a JSON object")
+            }
+            body = parsed
+        } else {
+            body = .object([])
+        }
+        switch (request.method, parts.count) {
+        case ("GET", 1): return .json(200, .obj(("tasks", .array(book.all.map(Self.render)))))
+        case ("POST", 1): return create(body)
+        case ("GET", 2):
+            guard let task = book.task(parts[1]) else { return Self.error(404, "no task \(parts[1])") }
+            return .json(200, Self.render(task))
+        case ("POST", 3) where parts[2] == "phase" || parts[2] == "upload_state":
+            guard book.task(parts[1]) != nil else { return Self.error(404, "no task \(parts[1])") }
+            return parts[2] == "phase" ? setPhase(parts[1], body) : setUploadState(parts[1], body)
+        case (_, 1...3): return Self.error(405, "\(request.method) \(request.path) is not supported")
+        default: return Self.error(404, "unknown control path \(request.path)")
+        }
+    }
+
+    private func create(_ body: JSONValue) -> SimResponse {
+        guard let id = body["id"]?.stringValue, !id.isEmpty else { return Self.error(400, "\"id\" is required") }
+        guard book.task(id) == nil else { return Self.error(409, "task \(id) exists") }
+        let phaseName = body["phase"]?.stringValue ?? SimPhase.recording.rawValue
+        guard let phase = SimPhase(rawValue: phaseName) else { return Self.error(400, Self.invalid("phase", phaseName, SimPhase.allCases)) }
+        var fields = defaultFields(id)
+        if let given = body["fields"] {
+            guard case let .object(pairs) = given else { return Self.error(400, "\"fields\" must be an object of strings") }
+            for (key, value) in pairs {
+                guard case let .string(text) = value else { return Self.error(400, "\"fields.\(key)\" must be a string") }
+                fields[key] = text
+            }
+        }
+        let fileCount = body["files"]?.intValue ?? (phase == .starting ? 0 : 1)
+        guard (0 ... 100).contains(fileCount) else { return Self.error(400, "\"files\" must be an integer from 0 to 100") }
+        book.start(id: id, fields: fields, phase: phase == .starting ? .starting : .recording)
+        for index in 0 ..< fileCount {
+            book.addFile(id, name: "\(id)_\(index).mp4", format: .mp4, sizeBytes: 1_000_000, durationSeconds: 10)
+        }
+        if phase != .recording, phase != .starting { book.setPhase(id, phase) }
+        let task = book.task(id)!
+        for observer in observers.withLock({ $0 }) { observer(task) }
+        return .json(201, Self.render(task))
+    }
+
+    private func setPhase(_ id: String, _ body: JSONValue) -> SimResponse {
+        let name = body["phase"]?.stringValue ?? ""
+        guard let phase = SimPhase(rawValue: name) else { return Self.error(400, Self.invalid("phase", name, SimPhase.allCases)) }
+        book.setPhase(id, phase)
+        return .json(200, Self.render(book.task(id)!))
+    }
+
+    private func setUploadState(_ id: String, _ body: JSONValue) -> SimResponse {
+        let name = body["state"]?.stringValue ?? ""
+        guard let state = UploadState(rawValue: name) else { return Self.error(400, Self.invalid("state", name, UploadState.allCases)) }
+        var fileIndex: Int?
+        if let given = body["file_index"], !given.isNull {
+            guard let index = given.intValue, book.task(id)!.files.indices.contains(index) else {
+                return Self.error(400, "\"file_index\" must be the index of one of the task's \(book.task(id)!.files.count) file(s)")
+            }
+            fileIndex = index
+        }
+        book.setUploadState(id, state, fileIndex: fileIndex)
+        return .json(200, Self.render(book.task(id)!))
+    }
+
+    static func render(_ task: SimTask) -> JSONValue {
+        .obj(("id", .string(task.id)), ("phase", .string(task.phase.rawValue)),
+             ("fields", .object(task.fields.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+             ("start_time", .number(task.startTime)), ("end_time", task.endTime.map(JSONValue.number) ?? .null),
+             ("files", .array(task.files.map { file in
+                 .obj(("name", .string(file.name)), ("format", .string(file.format.rawValue)),
+                      ("upload_state", .string(file.uploadState.rawValue)), ("size_bytes", .number(Double(file.sizeBytes))),
+                      ("duration_seconds", .number(file.durationSeconds)))
+             })))
+    }
+
+    static func invalid<T: RawRepresentable<String>>(_ key: String, _ got: String, _ allowed: [T]) -> String {
+        "\"\(key)\" must be one of \(allowed.map(\.rawValue).joined(separator: ", ")) (got \"\(got)\")"
+    }
+
+    static func error(_ status: Int, _ reason: String) -> SimResponse {
+        .json(status, .obj(("error", .string(reason))))
+    }
+}
