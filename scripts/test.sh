@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README "Run the tests"; .ci/run calls exactly this). It installs what the tests need on a
 # fresh Debian machine (promtool, Prometheus, Alertmanager, the vendors' Python SDKs for signature cross-checks),
-# then checks the alert rules and dashboards, then runs `swift test` (unit and integration tests, debug build).
+# then checks the alert rules and dashboards, builds, runs the end-to-end test (scripts/e2e.sh: real Prometheus and
+# Alertmanager against the demo), then `swift test` (unit and integration tests, debug build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,4 +44,5 @@ python3 -c "from openapi_spec_validator import validate; from openapi_spec_valid
 
 echo "== swift test"
 swift build --build-tests
+bash scripts/e2e.sh  # real Prometheus + Alertmanager against the demo; prints its duration
 swift test 2>&1 | tee .build/swift-test.log

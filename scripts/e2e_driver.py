@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""Helpers of scripts/e2e.sh (pure python3 stdlib).
+
+    e2e_driver.py receiver --port-file F --out F     webhook receiver: one JSON payload per line in --out
+    e2e_driver.py wait-url URL [--timeout S]         wait until URL answers 2xx
+    e2e_driver.py wait-log FILE REGEX [--timeout S]  wait until FILE has a line matching REGEX, print group 1
+    e2e_driver.py drive --prometheus URL --simulators "agora-demo=URL zego-demo=URL" --webhook-log F
+        creates fresh tasks through the simulators' control API (/_sim/), drives an abnormal exit (Agora and
+        ZEGO) and an upload failure (ZEGO: per-file upload states), and waits until the alerts reach the webhook
+        receiver through the real Prometheus and Alertmanager with exactly the expected labels.
+"""
+
+import argparse
+import http.server
+import json
+import os
+import re
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+
+def log(msg):
+    print(f"  [{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def fail(msg):
+    print(f"E2E FAILED: {msg}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def call(method, url, body=None, timeout=5):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def http_json(method, url, body=None, expect=(200, 201)):
+    status, text = call(method, url, body)
+    if status not in expect:
+        fail(f"{method} {url} {json.dumps(body) if body else ''} -> HTTP {status}: {text}")
+    return json.loads(text)
+
+
+def wait_for(what, check, timeout, interval=0.5):
+    """Polls check() until it returns a truthy value; fails after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = check()
+        except (OSError, urllib.error.URLError, ValueError):
+            result = None
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            fail(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+# --- webhook receiver -------------------------------------------------------------------------------------
+
+
+def receiver(args):
+    out = open(args.out, "a", buffering=1)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server API
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            try:
+                payload = json.loads(body)
+            except ValueError:
+                payload = {"unparseable": body.decode(errors="replace")}
+            out.write(json.dumps(payload) + "\n")
+            self.send_response(200)
+            self.end_headers()
+
+        def do_GET(self):  # noqa: N802 - readiness
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *_):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    tmp = args.port_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(str(server.server_address[1]))
+    os.rename(tmp, args.port_file)
+    server.serve_forever()
+
+
+def wait_url(args):
+    wait_for(args.url, lambda: 200 <= call("GET", args.url, timeout=2)[0] < 300, args.timeout)
+
+
+def wait_log(args):
+    pattern = re.compile(args.regex)
+
+    def check():
+        with open(args.file, errors="replace") as f:
+            for line in f:
+                m = pattern.search(line)
+                if m:
+                    return m.group(1) if m.groups() else line
+        return None
+
+    print(wait_for(f"/{args.regex}/ in {args.file}", check, args.timeout, interval=0.2))
+
+
+# --- the scenario -----------------------------------------------------------------------------------------
+
+
+def prom_query(base, expr):
+    url = base + "/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    body = http_json("GET", url)
+    return body["data"]["result"]
+
+
+def received_alerts(path):
+    alerts = []
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                payload = json.loads(line)
+                alerts += [a for a in payload.get("alerts", []) if a.get("status") == "firing"]
+    return alerts
+
+
+def drive(args):
+    sims = dict(pair.split("=", 1) for pair in args.simulators.split())
+    for name in ("agora-demo", "zego-demo"):
+        if name not in sims:
+            fail(f"the demo did not report simulator {name} (got {sims})")
+    agora, zego = sims["agora-demo"], sims["zego-demo"]
+    run = f"{int(time.time()) % 100000:05d}"
+
+    # The control API rejects bad input with a JSON reason.
+    for method, url, body, status in [
+        ("POST", f"{zego}/_sim/tasks", {"phase": "recording"}, 400),
+        ("POST", f"{zego}/_sim/tasks/none/phase", {"phase": "ended"}, 404),
+        ("POST", f"{zego}/_sim/tasks", {"id": "demo-zego-0001"}, 409),
+    ]:
+        got, text = call(method, url, body)
+        if got != status or "error" not in json.loads(text):
+            fail(f"control API: {method} {url} {body} -> {got} {text}, want {status} with an error reason")
+
+    # Fresh tasks, each one tracked by the exporter as soon as the simulator creates it.
+    exit_tasks = {"agora": f"e2e-{run}-agora-exit", "zego": f"e2e-{run}-zego-exit"}
+    upload_task = f"e2e-{run}-zego-upload"
+    account = {"agora": "agora-demo", "zego": "zego-demo"}
+    base = {"agora": agora, "zego": zego}
+    for vendor, task in exit_tasks.items():
+        http_json("POST", f"{base[vendor]}/_sim/tasks", {"id": task, "phase": "recording"})
+    http_json("POST", f"{zego}/_sim/tasks", {"id": upload_task, "phase": "recording", "files": 2})
+    all_tasks = list(exit_tasks.values()) + [upload_task]
+    log(f"created {', '.join(all_tasks)}; waiting until Prometheus sees them running")
+    regex = "|".join(all_tasks)
+    wait_for("the new tasks to be running in Prometheus",
+             lambda: len(prom_query(args.prometheus, f'cloudrec_task_status{{task_id=~"{regex}", status="running"}} == 1')) == 3,
+             args.timeout)
+
+    # The faults: abnormal exits, and one of two files failing to upload after a normal stop.
+    for vendor, task in exit_tasks.items():
+        http_json("POST", f"{base[vendor]}/_sim/tasks/{task}/phase", {"phase": "exited_abnormally"})
+    http_json("POST", f"{zego}/_sim/tasks/{upload_task}/phase", {"phase": "ended"})
+    http_json("POST", f"{zego}/_sim/tasks/{upload_task}/upload_state", {"state": "uploaded"})
+    task = http_json("POST", f"{zego}/_sim/tasks/{upload_task}/upload_state", {"state": "failed", "file_index": 0})
+    if [f["upload_state"] for f in task["files"]] != ["failed", "uploaded"]:
+        fail(f"control API did not set the upload states: {task}")
+    log("drove 2 abnormal exits (agora, zego) and 1 upload failure (zego); waiting for the webhook")
+
+    expected = [("CloudRecRecordingExitedAbnormally", v, t) for v, t in exit_tasks.items()]
+    expected.append(("CloudRecUploadFailed", "zego", upload_task))
+
+    def all_arrived():
+        alerts = received_alerts(args.webhook_log)
+        found = {}
+        for name, vendor, task in expected:
+            for a in alerts:
+                if a["labels"].get("alertname") == name and a["labels"].get("task_id") == task:
+                    found[(name, task)] = a
+        return found if len(found) == len(expected) else None
+
+    found = wait_for("CloudRecRecordingExitedAbnormally x2 and CloudRecUploadFailed at the webhook", all_arrived, args.timeout)
+    for name, vendor, task in expected:
+        labels = found[(name, task)]["labels"]
+        want = {"alertname": name, "severity": "page", "vendor": vendor, "account": account[vendor], "task_id": task}
+        if labels != want:
+            fail(f"{name} for {task} arrived with labels {labels}, want exactly {want}")
+        log(f"received {name} {labels}")
+    # The normally ended task must not page as an abnormal exit.
+    wrong = [a for a in received_alerts(args.webhook_log)
+             if a["labels"].get("task_id") == upload_task and a["labels"]["alertname"] != "CloudRecUploadFailed"]
+    if wrong:
+        fail(f"unexpected alerts for {upload_task}: {wrong}")
+    print("  alerts OK: both abnormal exits and the upload failure reached the receiver with the expected labels")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("receiver")
+    r.add_argument("--port-file", required=True)
+    r.add_argument("--out", required=True)
+    w = sub.add_parser("wait-url")
+    w.add_argument("url")
+    w.add_argument("--timeout", type=float, default=30)
+    wl = sub.add_parser("wait-log")
+    wl.add_argument("file")
+    wl.add_argument("regex")
+    wl.add_argument("--timeout", type=float, default=30)
+    d = sub.add_parser("drive")
+    d.add_argument("--prometheus", required=True)
+    d.add_argument("--simulators", required=True, help='"name=URL name=URL" as the demo logs them')
+    d.add_argument("--webhook-log", required=True)
+    d.add_argument("--timeout", type=float, default=60)
+    args = ap.parse_args()
+    {"receiver": receiver, "wait-url": wait_url, "wait-log": wait_log, "drive": drive}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
