@@ -357,7 +357,8 @@ def overview():
                          targets(
                              (f'sum by (vendor, status) (cloudrec_tasks{{{S}, status=~"initializing|stopping"}})',
                               "{{vendor}} {{status}}"),
-                             (f'count by (vendor) ((time() - {task_max("cloudrec_task_last_success_timestamp_seconds")} > 600)'
+                             # `> bool` + sum, not a filter + count: a healthy vendor shows 0 rather than no data.
+                             (f'sum by (vendor) ((time() - {task_max("cloudrec_task_last_success_timestamp_seconds")} > bool 600)'
                               f' and on (vendor, account, task_id) ({task_max("cloudrec_task_status", ST_ACTIVE)} == 1))',
                               "{{vendor}} stale polls")), decimals=0), 8, 8)
     problems = (
