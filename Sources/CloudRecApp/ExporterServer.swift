@@ -16,6 +16,8 @@ public struct ServeOptions: Sendable {
     public var listenAddress = ListenAddress(host: "0.0.0.0", port: 9877)
     public var telemetryPath = "/metrics"
     public var demo = false
+    /// Seconds between polls of each task in demo mode.
+    public var demoPollInterval: Double = 5
     /// SQLite file for durable task state; nil keeps state in memory only (the demo's default).
     public var storagePath: String?
     /// `--web.config.file`: TLS and basic auth for the listener.
@@ -46,7 +48,7 @@ public enum ExporterServer {
         }
         let transport = AsyncHTTPClientTransport(client: httpClient)
         if options.demo {
-            let demo = DemoEnvironment(logger: logger)
+            let demo = DemoEnvironment(logger: logger, pollInterval: options.demoPollInterval)
             services += demo.hosts
             // The simulators start with the service group; the config needs their ports.
             let demoApp = ExporterApp(source: .fixed(ExporterConfig()), transport: transport, logger: logger, persistence: store)

@@ -60,6 +60,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(name: .customLong("demo"), help: "Start built-in vendor simulators and export their tasks; needs no config or credentials.")
     var demo = false
 
+    @Option(name: .customLong("demo.poll-interval"), help: "With --demo: how often each task is polled (the end-to-end test uses 1s).")
+    var demoPollInterval: String = "5s"
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -70,6 +73,9 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--web.telemetry-path must be an absolute path other than / and /-/* (got \"\(telemetryPath)\")")
         }
         if configFile == nil, !demo { throw ValidationError("--config.file is required (or use --demo)") }
+        guard let interval = DurationParser.seconds(demoPollInterval), interval > 0 else {
+            throw ValidationError("--demo.poll-interval must be a duration such as 5s or 500ms (got \"\(demoPollInterval)\")")
+        }
     }
 
     func run() async throws {
@@ -80,6 +86,7 @@ struct Serve: AsyncParsableCommand {
         options.telemetryPath = telemetryPath
         options.demo = demo
         options.webConfigFile = webConfigFile
+        options.demoPollInterval = DurationParser.seconds(demoPollInterval) ?? 5
         options.storagePath = storagePath ?? (demo ? nil : "./data/cloudrec.db")
         do {
             try await ExporterServer.run(options: options, logger: logger)
