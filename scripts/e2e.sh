@@ -92,7 +92,8 @@ sed -i "s/PORT/$(cat "$tmp/webhook.port")/" "$tmp/alertmanager.yml"
 start alertmanager "$ALERTMANAGER" --config.file="$tmp/alertmanager.yml" --storage.path="$tmp/alertmanager" \
   --web.listen-address="127.0.0.1:$am_port" --cluster.listen-address=
 
-start exporter "$EXPORTER" --demo --web.listen-address 127.0.0.1:0
+# Polls every second: Agora answers status 20 (abnormal exit) for only a few seconds before it returns 404.
+start exporter "$EXPORTER" --demo --demo.poll-interval 1s --web.listen-address 127.0.0.1:0
 exporter_addr=$("${driver[@]}" wait-log "$tmp/exporter.log" 'msg=listening address=(127\.0\.0\.1:\d+)' --timeout 30)
 simulators=$("${driver[@]}" wait-log "$tmp/exporter.log" 'demo simulators running.*accounts="([^"]+)"' --timeout 30)
 "${driver[@]}" wait-url "http://$exporter_addr/-/ready" --timeout 30
