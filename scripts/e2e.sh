@@ -59,6 +59,13 @@ start() {
   names+=("$name")
 }
 
+# step CMD...: runs CMD in the background and waits for it, so that SIGTERM/SIGINT stop the test at once.
+step() {
+  "$@" &
+  pids+=($!)
+  wait $!
+}
+
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 echo "== e2e: static checks of alerts/ and examples/"
@@ -122,10 +129,10 @@ start prometheus "$PROMETHEUS" --config.file="$tmp/prometheus.yml" --storage.tsd
 echo "  exporter $exporter_addr, simulators $simulators, Prometheus :$prom_port, Alertmanager :$am_port (${SECONDS}s)"
 
 echo "== e2e: abnormal exit and upload failure -> Prometheus -> Alertmanager -> webhook"
-"${driver[@]}" drive --prometheus "http://127.0.0.1:$prom_port" --simulators "$simulators" \
+step "${driver[@]}" drive --prometheus "http://127.0.0.1:$prom_port" --simulators "$simulators" \
   --webhook-log "$tmp/webhook.jsonl" --timeout "$TIMEOUT"
 
 echo "== e2e: every dashboard query parses and returns data"
-python3 scripts/dashboard_queries.py --prometheus "http://127.0.0.1:$prom_port" --require-data
+step python3 scripts/dashboard_queries.py --prometheus "http://127.0.0.1:$prom_port" --require-data
 
 echo "== e2e: PASSED in ${SECONDS}s"
