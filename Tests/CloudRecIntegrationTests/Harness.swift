@@ -95,7 +95,7 @@ struct Harness {
 let rawClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(decompression: .disabled))
 
 /// Waits for a condition by re-checking it; fails the test with `message` when it does not hold in time.
-func eventually(_ message: @autoclosure () -> String, timeout: Double = 15,
+func eventually(_ message: @autoclosure () -> String, timeout: Double = 45,
                 _ condition: () async throws -> Bool) async throws {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
