@@ -127,8 +127,31 @@ public final class TaskTracker: Sendable {
     /// Re-creates tasks from the durable store at start: their last state is exported again, and finished tasks
     /// keep their end time, so they expire on schedule instead of being announced as new.
     public func restore(_ restored: [TrackedTask]) {
-        tasks.withLock { all in for task in restored { all[task.key] = task } }
-        for task in restored { store.set(task.key, task.export) }
+        tasks.withLock { all in
+            for task in restored {
+                all[task.key] = task
+                store.set(task.key, task.export)
+            }
+        }
+    }
+
+    // Series and durable rows are changed while the task lock is held, so they follow the tasks in the same order:
+    // an expiry racing a poll result can then never leave a series (or a row) behind for a task that is gone.
+
+    /// Exports a changed task and queues or writes it to the durable store. Called with the task lock held.
+    private func publish(_ task: TrackedTask, statusChanged: Bool) {
+        store.set(task.key, task.export)
+        // A status change (above all an end) is saved at once, so a crash cannot make a finished task look new;
+        // routine refreshes (last success time, file growth) are written behind in batches.
+        if statusChanged, (try? persistence?.saveNow([task])) != nil { return }
+        persistence?.saveLater(task)
+    }
+
+    /// Forgets tasks' series and rows. Called with the task lock held.
+    private func unpublish(_ keys: [TaskKey]) {
+        guard !keys.isEmpty else { return }
+        for key in keys { store.remove(key) }
+        try? persistence?.delete(keys)
     }
 
     /// Starts tracking (or adds a source to) a task. Returns true when the task is new.
@@ -161,42 +184,37 @@ public final class TaskTracker: Sendable {
             }
             all[spec.key] = task
             result = (isNew, task, changed)
+            if changed {
+                store.set(spec.key, task.export)
+                if !durable { persistence?.saveLater(task) }
+            }
         }
         if let failure { throw failure }
-        guard let result else { return false }
-        if result.changed { store.set(spec.key, result.task.export) }
-        if result.changed, !durable { persistence?.saveLater(result.task) }
-        return result.isNew
+        return result?.isNew ?? false
     }
 
     /// Removes a source; a task with no source left stops being tracked and loses its series.
     public func untrack(_ key: TaskKey, source: TaskSource) {
-        let (removed, remaining) = tasks.withLock { all -> (Bool, TrackedTask?) in
-            guard var task = all[key] else { return (false, nil) }
+        tasks.withLock { all in
+            guard var task = all[key] else { return }
             task.sources.remove(source)
             if task.sources.isEmpty {
                 all.removeValue(forKey: key)
-                return (true, nil)
+                unpublish([key])
+            } else {
+                all[key] = task
+                persistence?.saveLater(task)
             }
-            all[key] = task
-            return (false, task)
         }
-        if removed {
-            store.remove(key)
-            try? persistence?.delete([key])
-        }
-        if let remaining { persistence?.saveLater(remaining) }
     }
 
     /// Removes every task of an account (the account left the configuration).
     public func removeAccount(_ account: String) {
-        let keys = tasks.withLock { all -> [TaskKey] in
+        tasks.withLock { all in
             let keys = all.keys.filter { $0.account == account }
             for key in keys { all.removeValue(forKey: key) }
-            return keys
+            unpublish(keys)
         }
-        for key in keys { store.remove(key) }
-        try? persistence?.delete(keys)
     }
 
     public func task(_ key: TaskKey) -> TrackedTask? { tasks.withLock { $0[key] } }
@@ -211,53 +229,39 @@ public final class TaskTracker: Sendable {
     /// longer tracked (removed while the call was in flight).
     @discardableResult
     public func record(_ key: TaskKey, result: PollResult, now: Double, notFoundGrace: Double) -> TrackedTask? {
-        let change = tasks.withLock { all -> (task: TrackedTask, statusChanged: Bool)? in
+        tasks.withLock { all -> TrackedTask? in
             guard var task = all[key] else { return nil }
             let before = (task.status, task.endedAt, task.everSeen)
             _ = task.apply(result, now: now, notFoundGrace: notFoundGrace)
             all[key] = task
-            return (task, before != (task.status, task.endedAt, task.everSeen))
+            publish(task, statusChanged: before != (task.status, task.endedAt, task.everSeen))
+            return task
         }
-        guard let change else { return nil }
-        store.set(key, change.task.export)
-        // A status change (above all an end) is saved at once, so a crash cannot make a finished task look new;
-        // routine refreshes (last success time, file growth) are written behind in batches.
-        if change.statusChanged, (try? persistence?.saveNow([change.task])) != nil {
-            return change.task
-        }
-        persistence?.saveLater(change.task)
-        return change.task
     }
 
     /// Applies verified callback events to a tracked task and re-renders its series. Returns the updated task, or nil
     /// when the task is not tracked (callbacks only start tracking through `PollingEngine.track`).
     @discardableResult
     public func recordCallback(_ key: TaskKey, events: [CallbackEvent], name: String, now: Double) -> TrackedTask? {
-        let change = tasks.withLock { all -> (task: TrackedTask, statusChanged: Bool)? in
+        tasks.withLock { all -> TrackedTask? in
             guard var task = all[key] else { return nil }
             let before = (task.status, task.endedAt)
             for event in events { _ = task.applyCallback(event, name: name, now: now) }
             all[key] = task
-            return (task, before != (task.status, task.endedAt))
+            publish(task, statusChanged: before != (task.status, task.endedAt))
+            return task
         }
-        guard let change else { return nil }
-        store.set(key, change.task.export)
-        if change.statusChanged, (try? persistence?.saveNow([change.task])) != nil { return change.task }
-        persistence?.saveLater(change.task)
-        return change.task
     }
 
     /// Drops finished tasks whose retention has passed. Returns the keys removed.
     @discardableResult
     public func expire(now: Double, retention: Double) -> [TaskKey] {
-        let expired = tasks.withLock { all -> [TaskKey] in
+        tasks.withLock { all -> [TaskKey] in
             let keys = all.values.filter { task in task.endedAt.map { now - $0 >= retention } ?? false }.map(\.key)
             for key in keys { all.removeValue(forKey: key) }
+            unpublish(keys)
             return keys
         }
-        for key in expired { store.remove(key) }
-        if !expired.isEmpty { try? persistence?.delete(expired) }
-        return expired
     }
 
     /// Task counts per (vendor, account, status), every status present, for `cloudrec_tasks`.
