@@ -58,6 +58,7 @@ public final class AccountPoller: Sendable {
     public let budget: RequestBudget
     private let schedule = Mutex(Schedule())
     private let stopped = Atomic<Bool>(false)
+    private let running = Atomic<Bool>(false)
     private let tracker: TaskTracker
     private let metrics: ExporterMetrics
     private let transport: any VendorTransport
@@ -109,10 +110,21 @@ public final class AccountPoller: Sendable {
     public var scheduledCount: Int { schedule.withLock { $0.current.count + $0.inFlight.count } }
     public var lag: Double { schedule.withLock { $0.lastLag } }
 
+    /// The poll loop. Only one loop runs per poller: a poller created before the engine runs reaches it twice (as
+    /// an existing poller and through the new-poller stream), and two loops would race for the same budget slots.
     public func run() async {
+        guard running.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        defer { running.store(false, ordering: .releasing) }
         await withDiscardingTaskGroup { group in
             while !isStopped, !Task.isCancelled {
+                // The budget first: a slot that is not free yet is waited for before looking at the queue, so the
+                // task sent is the most urgent one at the moment the slot opens.
                 let now = Date().timeIntervalSince1970
+                let sendAt = budget.nextSendTime(now: now)
+                if sendAt > now {
+                    try? await Task.sleep(for: .seconds(min(sendAt - now, 0.25)))
+                    continue
+                }
                 let next = schedule.withLock { $0.head() }
                 guard let next, next.time <= now else {
                     // Nothing due: sleep until the head is due, re-checking often enough to see new registrations.
@@ -125,13 +137,12 @@ public final class AccountPoller: Sendable {
                     s.current.removeValue(forKey: next.key)
                     s.inFlight.insert(next.key)
                 }
-                let slotWait = budget.reserve(now: now)
-                if slotWait > 0 { try? await Task.sleep(for: .seconds(slotWait)) }
-                let started = Date().timeIntervalSince1970
-                schedule.withLock { $0.lastLag = max(0, started - next.time) }
                 await limiter.acquire()
+                let sentAt = Date().timeIntervalSince1970
+                budget.recordSend(at: sentAt)
+                schedule.withLock { $0.lastLag = max(0, sentAt - next.time) }
                 group.addTask {
-                    await self.poll(next.key)
+                    await self.poll(next.key, due: next.time, sentAt: sentAt)
                     await self.limiter.release()
                 }
             }
@@ -139,7 +150,7 @@ public final class AccountPoller: Sendable {
     }
 
     /// One status call: build, send, classify, record, reschedule.
-    func poll(_ key: TaskKey) async {
+    func poll(_ key: TaskKey, due: Double? = nil, sentAt: Double? = nil) async {
         defer { _ = schedule.withLock { $0.inFlight.remove(key) } }
         guard let task = tracker.task(key) else { return }
         let current = settings()
@@ -149,9 +160,20 @@ public final class AccountPoller: Sendable {
         metrics.recordCall(vendor: account.vendor, account: account.name, api: client.statusAPIName, result: result,
                            seconds: finished - started)
         switch result.outcome {
-        case .throttled: budget.recordThrottled(now: finished, retryAfter: result.retryAfter)
-        case .success, .notFound: budget.recordSuccess()
-        default: break
+        case .throttled:
+            budget.recordThrottled(sentAt: sentAt ?? started, now: finished, retryAfter: result.retryAfter)
+            noteOutcome(result)
+            // The refused call told us nothing about the task: it keeps its place in the queue.
+            guard tracker.record(key, result: result, now: finished, notFoundGrace: client.notFoundGraceSeconds) != nil,
+                  !isStopped else { return }
+            schedule.withLock { s in
+                if s.current[key] == nil { s.schedule(key, at: due ?? finished) }
+            }
+            return
+        case .timeout, .transportError:
+            break
+        default:
+            budget.recordAdmitted(sentAt: sentAt ?? started, now: finished)
         }
         noteOutcome(result)
         guard let updated = tracker.record(key, result: result, now: finished, notFoundGrace: client.notFoundGraceSeconds) else { return }
@@ -162,11 +184,26 @@ public final class AccountPoller: Sendable {
             ])
         }
         guard updated.needsPolling, !isStopped else { return }
-        let base = updated.status.isTransitional ? max(1, account.pollInterval / 3) : account.pollInterval
-        let interval = base * Double.random(in: (1 - current.jitter)...(1 + current.jitter))
+        let interval = nextInterval(transitional: updated.status.isTransitional) * Double.random(in: (1 - current.jitter)...(1 + current.jitter))
         schedule.withLock { s in
             if s.current[key] == nil { s.schedule(key, at: finished + interval) }
         }
+    }
+
+    /// Seconds from a poll to the task's next due time, given how late the queue currently runs.
+    func nextInterval(transitional: Bool) -> Double {
+        Self.nextInterval(pollInterval: account.pollInterval, transitional: transitional, lateness: lag)
+    }
+
+    /// Tasks in a transitional state are due after a third of the interval (at least 1 s, at most the interval).
+    /// When the account has more tasks than its budget covers in one interval, the queue (ordered by due time) runs
+    /// `lateness` seconds behind and every task's interval stretches by that much, evenly; `cloudrec_poll_lag_seconds`
+    /// shows it. A transitional task is then also moved ahead by two thirds of the lateness, so it is still served
+    /// after about a third of the time a steady task waits. It is never put ahead of tasks already overdue (its due
+    /// time stays after the head's), so nothing starves.
+    static func nextInterval(pollInterval interval: Double, transitional: Bool, lateness: Double) -> Double {
+        guard transitional else { return interval }
+        return min(interval, max(1, interval / 3)) - 2 * max(0, lateness) / 3
     }
 
     /// Sends one status request and classifies what happened into exactly one outcome.
