@@ -28,13 +28,13 @@ public final class ExporterApp: ExporterControl, Sendable {
     private let current = Mutex<ExporterConfig?>(nil)
 
     public init(source: ConfigSource, transport: any VendorTransport, logger: Logger,
-                loader: ConfigLoader = ConfigLoader()) {
+                loader: ConfigLoader = ConfigLoader(), shard: ShardSelector = .unsharded) {
         self.source = Mutex(source)
         self.loader = loader
         self.logger = logger
         tracker = TaskTracker(store: store)
         metrics = ExporterMetrics(version: BuildInfo.version, revision: BuildInfo.revision)
-        engine = PollingEngine(tracker: tracker, metrics: metrics, transport: transport, logger: logger)
+        engine = PollingEngine(tracker: tracker, metrics: metrics, transport: transport, logger: logger, shard: shard)
         exposition = MetricsExposition(store: store, families: metrics.families + engine.scrapeFamilies() + ProcessMetrics.families())
     }
 

@@ -13,6 +13,8 @@ public struct ServeOptions: Sendable {
     public var listenAddress = ListenAddress(host: "0.0.0.0", port: 9877)
     public var telemetryPath = "/metrics"
     public var demo = false
+    /// `--shard` / `--total-shards`.
+    public var shard = ShardSelector.unsharded
 
     public init() {}
 }
@@ -28,7 +30,8 @@ public enum ExporterServer {
             let demo = DemoEnvironment(logger: logger)
             services += demo.hosts
             // The simulators start with the service group; the config needs their ports.
-            let demoApp = ExporterApp(source: .fixed(ExporterConfig()), transport: AsyncHTTPClientTransport(client: httpClient), logger: logger)
+            let demoApp = ExporterApp(source: .fixed(ExporterConfig()), transport: AsyncHTTPClientTransport(client: httpClient), logger: logger,
+                                      shard: options.shard)
             app = demoApp
             services.append(DemoBootstrap(demo: demo, app: demoApp, logger: logger))
             services.append(demo.driver(engine: demoApp.engine))
@@ -36,7 +39,8 @@ public enum ExporterServer {
             guard let configFile = options.configFile else {
                 throw ExporterStartupError("--config.file is required (or use --demo)")
             }
-            app = ExporterApp(source: .file(configFile), transport: AsyncHTTPClientTransport(client: httpClient), logger: logger)
+            app = ExporterApp(source: .file(configFile), transport: AsyncHTTPClientTransport(client: httpClient), logger: logger,
+                              shard: options.shard)
             do {
                 try app.start()
             } catch {
@@ -50,7 +54,8 @@ public enum ExporterServer {
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "cloudrec_exporter"),
             onServerRunning: { channel in
                 logger.info("listening", metadata: ["address": .string("\(channel.localAddress?.description ?? listen.description)"),
-                                                    "telemetry_path": .string(options.telemetryPath)])
+                                                    "telemetry_path": .string(options.telemetryPath),
+                                                    "shard": .string(options.shard.description)])
             },
             logger: logger)
         services += [app.engine, SignalReloader(app: app), application] as [any Service]

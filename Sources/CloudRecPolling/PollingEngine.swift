@@ -19,9 +19,12 @@ public final class PollingEngine: Service, Sendable {
     private let limiter: ConcurrencyLimiter
     private let newPollers: AsyncStream<AccountPoller>
     private let newPollerSink: AsyncStream<AccountPoller>.Continuation
+    /// This replica's share of the tasks (`--shard`, `--total-shards`); other shards' tasks are never tracked.
+    public let shard: ShardSelector
 
     public init(tracker: TaskTracker, metrics: ExporterMetrics, transport: any VendorTransport, logger: Logger,
-                maxConcurrentRequests: Int = GlobalConfig().maxConcurrentRequests) {
+                maxConcurrentRequests: Int = GlobalConfig().maxConcurrentRequests, shard: ShardSelector = .unsharded) {
+        self.shard = shard
         self.tracker = tracker
         self.metrics = metrics
         self.transport = transport
@@ -74,7 +77,7 @@ public final class PollingEngine: Service, Sendable {
         for task in tracker.all where task.sources.contains(.config) && !configured.contains(task.key) {
             tracker.untrack(task.key, source: .config)
         }
-        for spec in config.tasks {
+        for spec in config.tasks where shard.keeps(spec.key) {
             guard let account = wanted[spec.account] else { continue }
             tracker.track(spec, vendor: account.vendor, source: .config)
         }
@@ -82,10 +85,11 @@ public final class PollingEngine: Service, Sendable {
         for poller in started { newPollerSink.yield(poller) }
     }
 
-    /// Starts tracking a task from a source other than the config file (API, discovery, callbacks).
+    /// Starts tracking a task from a source other than the config file (API, discovery, callbacks). Returns true
+    /// when the task is new to this replica; false when already tracked, of an unknown account, or another shard's.
     @discardableResult
     public func track(_ spec: TaskSpec, source: TaskSource) -> Bool {
-        guard let poller = poller(for: spec.account) else { return false }
+        guard shard.keeps(spec.key), let poller = poller(for: spec.account) else { return false }
         let isNew = tracker.track(spec, vendor: poller.account.vendor, source: source)
         if isNew { poller.pollSoon(spec.key, now: Date().timeIntervalSince1970) }
         return isNew
@@ -129,7 +133,11 @@ public final class PollingEngine: Service, Sendable {
 
     /// Scrape-time families computed from the engine's state.
     public func scrapeFamilies() -> [any ExposedFamily] {
-        [
+        let shardLabels = [String(shard.shard), String(shard.totalShards)]
+        return [
+            GaugeCallbackFamily(name: "cloudrec_shard_info",
+                                help: "This replica's shard of the tasks (--shard, --total-shards); always 1. Unsharded replicas report shard 0 of 1.",
+                                labelNames: ["shard", "total_shards"]) { [(shardLabels, 1)] },
             GaugeCallbackFamily(name: "cloudrec_tasks", help: "Number of tracked recording tasks by common status.",
                                 labelNames: ["vendor", "account", "status"]) { [weak self] in
                 guard let self else { return [] }

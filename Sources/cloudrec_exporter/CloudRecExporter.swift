@@ -1,6 +1,7 @@
 import ArgumentParser
 import CloudRecApp
 import CloudRecConfig
+import CloudRecCore
 import Foundation
 import Logging
 
@@ -54,6 +55,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("web.config.file"), help: "Path to a web configuration file (TLS and basic auth; not supported yet).")
     var webConfigFile: String?
 
+    @Option(name: .customLong("shard"), help: "This replica's shard, 0-based (kube-state-metrics style sharding; with --total-shards).")
+    var shard: Int = 0
+
+    @Option(name: .customLong("total-shards"), help: "Number of replicas sharing the tasks; each polls and exports only its shard's tasks.")
+    var totalShards: Int = 1
+
     @Flag(name: .customLong("demo"), help: "Start built-in vendor simulators and export their tasks; needs no config or credentials.")
     var demo = false
 
@@ -70,6 +77,10 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--web.config.file (TLS and basic auth) is not supported in this version; terminate TLS in front of the exporter")
         }
         if configFile == nil, !demo { throw ValidationError("--config.file is required (or use --demo)") }
+        guard totalShards >= 1 else { throw ValidationError("--total-shards must be at least 1 (got \(totalShards))") }
+        guard ShardSelector(shard: shard, totalShards: totalShards) != nil else {
+            throw ValidationError("--shard must be between 0 and --total-shards - 1 = \(totalShards - 1) (got \(shard))")
+        }
     }
 
     func run() async throws {
@@ -79,6 +90,7 @@ struct Serve: AsyncParsableCommand {
         options.listenAddress = ListenAddress(parsing: listenAddress)!
         options.telemetryPath = telemetryPath
         options.demo = demo
+        options.shard = ShardSelector(shard: shard, totalShards: totalShards) ?? .unsharded
         do {
             try await ExporterServer.run(options: options, logger: logger)
         } catch let error as ExporterStartupError {
