@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.0.0"),
     ],
     targets: [
         // Task model, common status set, vendor-neutral request/response types, secrets.
@@ -50,6 +51,7 @@ let package = Package(
         .target(name: "CloudRecPolling", dependencies: [
             "CloudRecCore", "CloudRecVendors", "CloudRecConfig", "CloudRecMetrics",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "HeapModule", package: "swift-collections"),
@@ -64,6 +66,9 @@ let package = Package(
         .target(name: "CloudRecSimulatorServer", dependencies: [
             "CloudRecCore", "CloudRecSimulators",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ], swiftSettings: swiftSettings),
         // Wiring: builds the service group from a config; shared by the executable and the integration tests.

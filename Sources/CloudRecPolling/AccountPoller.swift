@@ -74,7 +74,7 @@ public final class AccountPoller: Sendable {
         self.budget = RequestBudget(limit: account.rateLimit)
         self.tracker = tracker
         self.metrics = metrics
-        self.transport = transport
+        self.transport = transport.forAccount(account)
         self.limiter = limiter
         self.settings = settings
         var logger = logger
