@@ -39,7 +39,8 @@ public enum ExporterRouter {
         return response(format, render(control: control, format: format, gzip: acceptsGzip(acceptEncoding)))
     }
 
-    /// Concurrent scrapes of the same format and encoding share one render (see `ScrapeCoalescer`).
+    /// Concurrent scrapes of the same format and encoding share one render, and expensive renders are briefly
+    /// reused (see `ScrapeCoalescer`).
     static func metricsResponse(control: any ExporterControl, coalescer: ScrapeCoalescer, accept: String?,
                                 acceptEncoding: String?) async -> Response {
         let format = ExpositionFormat.negotiate(accept: accept)
@@ -51,9 +52,9 @@ public enum ExporterRouter {
         let body = control.renderMetrics(format)
         var buffer = ByteBuffer(bytes: body)
         if gzip, body.count > 1024, let compressed = try? buffer.compress(with: .gzip(configuration: .init(compressionLevel: 1))) {
-            return .init(body: compressed, gzipped: true)
+            return .init(body: compressed, gzipped: true, uncompressedBytes: body.count)
         }
-        return .init(body: buffer, gzipped: false)
+        return .init(body: buffer, gzipped: false, uncompressedBytes: body.count)
     }
 
     static func response(_ format: ExpositionFormat, _ rendered: ScrapeCoalescer.Rendered) -> Response {
