@@ -5,10 +5,12 @@ import Synchronization
 ///
 /// * **Pacing.** Requests are spaced evenly at `rate` (the token bucket with no burst): planned slots advance from
 ///   the previous slot, not from the actual send, so small scheduling delays do not eat into the budget.
-/// * **Window guard.** Independently of pacing, a request may only go when the `windowCount`-th most recent send
-///   is more than `window` ago, measured on actual send times. This is what keeps a late wake-up followed by an
-///   on-time one from putting N+1 requests into one vendor window. `window` is one second plus a guard band for
-///   the jitter between our send time and the vendor's arrival time.
+/// * **Window guard.** Independently of pacing, a request may only go when the `windowCount`-th most recent request
+///   reached the vendor more than `window` ago. That arrival is bounded by what we saw: not before its send, and,
+///   once answered, not after the answer minus the fastest round trip seen (a request that waited for a new
+///   connection's TLS handshake arrives late, and would otherwise share a vendor window with requests sent a second
+///   after it). This is what keeps late wake-ups and slow connections from putting N+1 requests into one vendor
+///   window. `window` is one second plus a small guard band.
 /// * **Adaptive backoff** when the vendor throttles anyway (another client shares the quota, or `rate_limit` is set
 ///   above the vendor's limit): multiplicative decrease by a factor between 0.5 and 0.9, picked from the rate the
 ///   vendor actually admitted in the second before the refusal (a sliding-window vendor admits exactly its limit
@@ -16,17 +18,21 @@ import Synchronization
 ///   (2% of `rate_limit` per 5 s). Each throttle that follows a recovery doubles the hold (30 s up to 5 min), so a
 ///   `rate_limit` that is set too high costs a throttled call every few minutes, not every few seconds.
 public final class RequestBudget: Sendable {
-    /// Times of sends, oldest first, with a moving head (amortised O(1) append and prune).
-    struct TimeQueue {
-        private var items: [Double] = []
+    /// Sends, oldest first, with a moving head (amortised O(1) append and prune), and when each was answered.
+    struct SendLog {
+        struct Entry {
+            var sent: Double
+            var answered: Double?
+        }
+        private var items: [Entry] = []
         private var head = 0
 
         var count: Int { items.count - head }
-        mutating func append(_ time: Double) { items.append(time) }
+        mutating func append(_ time: Double) { items.append(Entry(sent: time)) }
         /// The k-th most recent entry (k = 1 is the newest).
-        func recent(_ k: Int) -> Double? { k >= 1 && k <= count ? items[items.count - k] : nil }
+        func recent(_ k: Int) -> Entry? { k >= 1 && k <= count ? items[items.count - k] : nil }
         mutating func prune(before cutoff: Double, keepAtLeast minimum: Int) {
-            while count > minimum, items[head] < cutoff { head += 1 }
+            while count > minimum, items[head].sent < cutoff { head += 1 }
             if head > 1024, head * 2 > items.count {
                 items.removeFirst(head)
                 head = 0
@@ -34,8 +40,31 @@ public final class RequestBudget: Sendable {
         }
         func count(from start: Double, to end: Double) -> Int {
             var n = 0
-            for time in items[head...] where time >= start && time < end { n += 1 }
+            for entry in items[head...] where entry.sent >= start && entry.sent < end { n += 1 }
             return n
+        }
+        /// Notes the answer to the request sent at `sent` (sends are in time order: binary search).
+        mutating func markAnswered(sent: Double, at time: Double) {
+            var low = head, high = items.count
+            while low < high {
+                let mid = (low + high) / 2
+                if items[mid].sent < sent { low = mid + 1 } else { high = mid }
+            }
+            if low < items.count, items[low].sent == sent { items[low].answered = time }
+        }
+    }
+
+    /// The fastest recent round trips (a small ring; the minimum is the estimate).
+    struct RoundTrips {
+        private var samples: [Double] = []
+        private var next = 0
+        private(set) var minimum = Double.infinity
+
+        mutating func add(_ value: Double) {
+            guard value >= 0 else { return }
+            if samples.count < 64 { samples.append(value) } else { samples[next] = value }
+            next = (next + 1) % 64
+            minimum = samples.min() ?? .infinity
         }
     }
 
@@ -47,7 +76,8 @@ public final class RequestBudget: Sendable {
         var windowCount: Int
         var nextSlot: Double = 0
         var pausedUntil: Double = 0
-        var sends = TimeQueue()
+        var sends = SendLog()
+        var roundTrips = RoundTrips()
         /// Send times of calls the vendor admitted (answered anything but "throttled"); unordered.
         var admitted: [Double] = []
         var lastDecrease: Double = -.infinity
@@ -97,7 +127,11 @@ public final class RequestBudget: Sendable {
         state.withLock { s in
             Self.recover(&s, now: now)
             var held = s.pausedUntil
-            if let anchor = s.sends.recent(s.windowCount) { held = max(held, anchor + Self.window + Self.windowGuard) }
+            if let anchor = s.sends.recent(s.windowCount) {
+                // Latest possible arrival at the vendor of the request `windowCount` sends ago.
+                let arrival = anchor.answered.map { max(anchor.sent, $0 - s.roundTrips.minimum) } ?? anchor.sent
+                held = max(held, arrival + Self.window + Self.windowGuard)
+            }
             // A wait imposed by the window guard or a pause moves the plan: pacing resumes from there rather than
             // catching up with a burst.
             if held > s.nextSlot { s.nextSlot = held }
@@ -128,6 +162,7 @@ public final class RequestBudget: Sendable {
     /// The vendor answered a request sent at `sentAt` (with anything but "throttled").
     public func recordAdmitted(sentAt: Double, now: Double) {
         state.withLock { s in
+            Self.answered(&s, sentAt: sentAt, now: now)
             s.admitted.append(sentAt)
             if s.admitted.count > max(64, Int(s.limit * Self.window * 4)) {
                 s.admitted.removeAll { $0 < now - 2 * Self.window }
@@ -142,6 +177,7 @@ public final class RequestBudget: Sendable {
     /// The vendor throttled a request sent at `sentAt`.
     public func recordThrottled(sentAt: Double, now: Double, retryAfter: Double?) {
         state.withLock { s in
+            Self.answered(&s, sentAt: sentAt, now: now)
             s.throttles += 1
             if let retryAfter, retryAfter > 0 {
                 s.pausedUntil = max(s.pausedUntil, now + min(retryAfter, 60))
@@ -174,6 +210,11 @@ public final class RequestBudget: Sendable {
     /// Old entry point (no send time known): treated as sent just now.
     public func recordThrottled(now: Double, retryAfter: Double?) {
         recordThrottled(sentAt: now, now: now, retryAfter: retryAfter)
+    }
+
+    private static func answered(_ s: inout State, sentAt: Double, now: Double) {
+        s.sends.markAnswered(sent: sentAt, at: now)
+        s.roundTrips.add(now - sentAt)
     }
 
     private static func recover(_ s: inout State, now: Double) {

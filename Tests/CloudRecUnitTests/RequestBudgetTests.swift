@@ -89,6 +89,23 @@ struct RequestBudgetTests {
         #expect(budget.throttleCount == 2)
     }
 
+    @Test("a request that reached the vendor late (slow connection) moves the window guard with it")
+    func lateArrival() {
+        let budget = RequestBudget(limit: 10)
+        for index in 0..<10 {
+            let sent = Double(index) * 0.11
+            budget.recordSend(at: sent)
+            // The first request waited for a TLS handshake: answered 300 ms later; the others within 2 ms.
+            budget.recordAdmitted(sentAt: sent, now: sent + (index == 0 ? 0.3 : 0.002))
+        }
+        // It may have arrived as late as 0.3 - 0.002, so the eleventh request waits until a second after that.
+        #expect(budget.nextSendTime(now: 1.1) >= 0.298 + 1)
+        // Unanswered requests count from their send time.
+        let other = RequestBudget(limit: 10)
+        for index in 0..<10 { other.recordSend(at: Double(index) * 0.11) }
+        #expect(other.nextSendTime(now: 1.1) == 1.1)
+    }
+
     @Test("utilization is the share of rate_limit sent over the last ten seconds")
     func utilization() {
         let budget = RequestBudget(limit: 10)
