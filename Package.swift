@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.0.0"),
+        // Benchmarks only (the comparison baseline); never a dependency of the exporter's own targets.
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
     ],
     targets: [
         // Task model, common status set, vendor-neutral request/response types, secrets.
@@ -86,6 +88,18 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
+        // `swift run -c release CloudRecBenchmarks` (scripts/bench.sh): scrape, churn, polling, memory and concurrency
+        // figures for README "Performance". The only target that links swift-prometheus (as the comparison baseline).
+        .executableTarget(name: "CloudRecBenchmarks", dependencies: [
+            "CloudRecApp", "CloudRecCore", "CloudRecConfig", "CloudRecMetrics", "CloudRecPolling", "CloudRecHTTP",
+            "CloudRecSimulators", "CloudRecSimulatorServer", "CloudRecVendors",
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "CompressNIO", package: "compress-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Benchmarks/CloudRecBenchmarks", swiftSettings: swiftSettings),
         .testTarget(name: "CloudRecUnitTests", dependencies: [
             "CloudRecCore", "CloudRecConfig", "CloudRecVendors", "CloudRecMetrics", "CloudRecSimulators",
             "CloudRecPolling",
