@@ -68,10 +68,11 @@ public final class AccountPoller: Sendable {
 
     public init(account: AccountSpec, client: any VendorClient, tracker: TaskTracker, metrics: ExporterMetrics,
                 transport: any VendorTransport, limiter: ConcurrencyLimiter, settings: @escaping @Sendable () -> PollingSettings,
-                logger: Logger) {
+                logger: Logger, budgetShare: Double = 1) {
         self.account = account
         self.client = client
-        self.budget = RequestBudget(limit: account.rateLimit)
+        // With sharding, every replica polls its share of the account's tasks within its share of rate_limit.
+        self.budget = RequestBudget(limit: account.rateLimit * min(1, max(budgetShare, 1e-6)))
         self.tracker = tracker
         self.metrics = metrics
         self.transport = transport.forAccount(account)

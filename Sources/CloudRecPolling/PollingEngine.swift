@@ -60,7 +60,8 @@ public final class PollingEngine: Service, Sendable {
             for (name, account) in wanted where running[name] == nil {
                 let poller = AccountPoller(account: account, client: VendorCatalog.makeClient(for: account), tracker: tracker,
                                            metrics: metrics, transport: transport, limiter: limiter,
-                                           settings: { [weak self] in self?.settings ?? PollingSettings() }, logger: logger)
+                                           settings: { [weak self] in self?.settings ?? PollingSettings() }, logger: logger,
+                                           budgetShare: 1 / Double(shard.totalShards))
                 running[name] = poller
                 started.append(poller)
             }
@@ -144,7 +145,7 @@ public final class PollingEngine: Service, Sendable {
                 return self.tracker.statusCounts(accounts: self.accounts.map { ($0.vendor, $0.name) })
             },
             GaugeCallbackFamily(name: "cloudrec_poll_budget_utilization",
-                                help: "Share of the account's rate_limit spent over the last 10 seconds (1 means polling is limited by the budget).",
+                                help: "Share of this replica's polling budget for the account (rate_limit / total_shards) spent over the last 10 seconds (1 means polling is limited by the budget).",
                                 labelNames: ["vendor", "account"]) { [weak self] in
                 let now = Date().timeIntervalSince1970
                 return (self?.pollerList ?? []).map { ([$0.account.vendor.rawValue, $0.account.name], $0.budget.utilization(now: now)) }

@@ -67,6 +67,16 @@ struct ShardEngineTests {
         #expect(accepted > 30 && accepted < 70)
     }
 
+    @Test("each replica polls within its share of the account's rate_limit")
+    func budgetShare() {
+        let sharded = Self.engine(ShardSelector(shard: 0, totalShards: 4)!)
+        sharded.apply(Self.config(tasks: 0))
+        #expect(sharded.poller(for: "agora-a")?.budget.limit == 10.0 / 4)
+        let single = Self.engine(.unsharded)
+        single.apply(Self.config(tasks: 0))
+        #expect(single.poller(for: "agora-a")?.budget.limit == 10)
+    }
+
     @Test("cloudrec_shard_info{shard,total_shards} is exposed with value 1, also when unsharded")
     func shardInfo() {
         for (shard, text) in [(ShardSelector(shard: 2, totalShards: 5)!, #"cloudrec_shard_info{shard="2",total_shards="5"} 1"#),
