@@ -27,6 +27,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.0.0"),
+        // Benchmarks only (the comparison baseline); never a dependency of the exporter's own targets.
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
     ],
     targets: [
         // Task model, common status set, vendor-neutral request/response types, secrets.
@@ -52,6 +55,7 @@ let package = Package(
         .target(name: "CloudRecPolling", dependencies: [
             "CloudRecCore", "CloudRecVendors", "CloudRecConfig", "CloudRecMetrics",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "HeapModule", package: "swift-collections"),
@@ -78,6 +82,9 @@ let package = Package(
         .target(name: "CloudRecSimulatorServer", dependencies: [
             "CloudRecCore", "CloudRecSimulators",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ], swiftSettings: swiftSettings),
         // Wiring: builds the service group from a config; shared by the executable and the integration tests.
@@ -96,6 +103,18 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
+        // `swift run -c release CloudRecBenchmarks` (scripts/bench.sh): scrape, churn, polling, memory and concurrency
+        // figures for README "Performance". The only target that links swift-prometheus (as the comparison baseline).
+        .executableTarget(name: "CloudRecBenchmarks", dependencies: [
+            "CloudRecApp", "CloudRecCore", "CloudRecConfig", "CloudRecMetrics", "CloudRecPolling", "CloudRecHTTP",
+            "CloudRecSimulators", "CloudRecSimulatorServer", "CloudRecVendors",
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "CompressNIO", package: "compress-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Benchmarks/CloudRecBenchmarks", swiftSettings: swiftSettings),
         .testTarget(name: "CloudRecUnitTests", dependencies: [
             "CloudRecCore", "CloudRecConfig", "CloudRecVendors", "CloudRecMetrics", "CloudRecSimulators",
             "CloudRecPolling",

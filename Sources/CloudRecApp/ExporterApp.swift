@@ -31,13 +31,14 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
     private let current = Mutex<ExporterConfig?>(nil)
 
     public init(source: ConfigSource, transport: any VendorTransport, logger: Logger,
-                loader: ConfigLoader = ConfigLoader(), persistence: (any TaskPersistence)? = nil) {
+                loader: ConfigLoader = ConfigLoader(), persistence: (any TaskPersistence)? = nil,
+                shard: ShardSelector = .unsharded) {
         self.source = Mutex(source)
         self.loader = loader
         self.logger = logger
         tracker = TaskTracker(store: store, persistence: persistence)
         metrics = ExporterMetrics(version: BuildInfo.version, revision: BuildInfo.revision)
-        engine = PollingEngine(tracker: tracker, metrics: metrics, transport: transport, logger: logger)
+        engine = PollingEngine(tracker: tracker, metrics: metrics, transport: transport, logger: logger, shard: shard)
         taskFiles = TaskFileWatcher(engine: engine, logger: logger)
         callbacks = CallbackIntake(engine: engine, logger: logger)
         exposition = MetricsExposition(store: store, families: metrics.families + engine.scrapeFamilies() + taskFiles.families

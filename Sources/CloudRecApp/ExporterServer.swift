@@ -22,6 +22,8 @@ public struct ServeOptions: Sendable {
     public var storagePath: String?
     /// `--web.config.file`: TLS and basic auth for the listener.
     public var webConfigFile: String?
+    /// `--shard` / `--total-shards`.
+    public var shard = ShardSelector.unsharded
 
     public init() {}
 }
@@ -51,7 +53,8 @@ public enum ExporterServer {
             let demo = DemoEnvironment(logger: logger, pollInterval: options.demoPollInterval)
             services += demo.hosts
             // The simulators start with the service group; the config needs their ports.
-            let demoApp = ExporterApp(source: .fixed(ExporterConfig()), transport: transport, logger: logger, persistence: store)
+            let demoApp = ExporterApp(source: .fixed(ExporterConfig()), transport: transport, logger: logger, persistence: store,
+                                      shard: options.shard)
             app = demoApp
             services.append(DemoBootstrap(demo: demo, app: demoApp, logger: logger))
             services.append(demo.driver(engine: demoApp.engine))
@@ -59,7 +62,8 @@ public enum ExporterServer {
             guard let configFile = options.configFile else {
                 throw ExporterStartupError("--config.file is required (or use --demo)")
             }
-            app = ExporterApp(source: .file(configFile), transport: transport, logger: logger, persistence: store)
+            app = ExporterApp(source: .file(configFile), transport: transport, logger: logger, persistence: store,
+                              shard: options.shard)
             do {
                 try app.start(restoring: restored)
             } catch {
@@ -87,7 +91,8 @@ public enum ExporterServer {
             onServerRunning: { channel in
                 let bound = ListenAddress(host: listen.host, port: channel.localAddress?.port ?? listen.port)
                 logger.info("listening", metadata: ["address": .string(bound.description),
-                                                    "telemetry_path": .string(options.telemetryPath)])
+                                                    "telemetry_path": .string(options.telemetryPath),
+                                                    "shard": .string(options.shard.description)])
             },
             logger: logger)
         services += [app.engine, app.taskFiles, SignalReloader(app: app), application] as [any Service]

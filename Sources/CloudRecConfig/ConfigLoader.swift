@@ -369,7 +369,10 @@ struct ConfigReader {
                     if v > 0 { rateLimit = v } else { report(entry.value, keyPath, "must be greater than 0") }
                 }
             case "poll_interval": if let v = duration(entry.value, keyPath) { pollInterval = v }
-            case "tls_ca_file": tlsCAFile = string(entry.value, keyPath)
+            case "tls_ca_file":
+                if let path = string(entry.value, keyPath) {
+                    if let problem = caFileProblem(path) { report(entry.value, keyPath, problem) } else { tlsCAFile = path }
+                }
             case "discover":
                 if let value = bool(entry.value, keyPath) {
                     if value, schema.makeLister == nil {
@@ -402,6 +405,18 @@ struct ConfigReader {
         account.discover = discover
         account.discoverInterval = discoverInterval
         return account
+    }
+
+    /// The CA file must be readable and hold at least one PEM certificate (the TLS library parses it when the
+    /// account's poller starts; this catches the usual mistakes at load time, with the file and key named).
+    func caFileProblem(_ path: String) -> String? {
+        let content: String
+        do {
+            content = try readFile(path)
+        } catch {
+            return "cannot read CA file \(path): \(ConfigLoader.describe(error))"
+        }
+        return content.contains("-----BEGIN CERTIFICATE-----") ? nil : "CA file \(path) holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
     }
 
     static func isValidName(_ name: String) -> Bool {

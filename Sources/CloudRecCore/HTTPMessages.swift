@@ -53,6 +53,13 @@ public struct InboundResponse: Sendable, Hashable {
 public protocol VendorTransport: Sendable {
     /// Throws `TransportFailure` for timeouts, oversized answers and connection problems.
     func send(_ request: OutboundRequest, timeout: Double, maxResponseBytes: Int) async throws -> InboundResponse
+    /// The transport to use for one account, with its per-account settings applied (`tls_ca_file`). The default
+    /// is the transport itself.
+    func forAccount(_ account: AccountSpec) -> any VendorTransport
+}
+
+public extension VendorTransport {
+    func forAccount(_ account: AccountSpec) -> any VendorTransport { self }
 }
 
 public enum TransportFailure: Error, Sendable, Hashable, CustomStringConvertible {

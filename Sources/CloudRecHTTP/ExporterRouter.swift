@@ -14,9 +14,10 @@ public enum ExporterRouter {
         if !basicAuthUsers.isEmpty { router.add(middleware: BasicAuthMiddleware(users: basicAuthUsers)) }
         if let registry { TaskAPI.register(on: router, registry: registry) }
         if let callbacks { CallbackAPI.register(on: router, receiver: callbacks) }
+        let coalescer = ScrapeCoalescer()
         router.get(RouterPath(telemetryPath)) { request, _ in
-            metricsResponse(control: control, accept: request.headers[.accept],
-                            acceptEncoding: request.headers[.acceptEncoding])
+            await metricsResponse(control: control, coalescer: coalescer, accept: request.headers[.accept],
+                                  acceptEncoding: request.headers[.acceptEncoding])
         }
         router.get("/") { _, _ in
             htmlResponse(LandingPage.render(control: control, telemetryPath: telemetryPath))
@@ -40,16 +41,32 @@ public enum ExporterRouter {
 
     static func metricsResponse(control: any ExporterControl, accept: String?, acceptEncoding: String?) -> Response {
         let format = ExpositionFormat.negotiate(accept: accept)
+        return response(format, render(control: control, format: format, gzip: acceptsGzip(acceptEncoding)))
+    }
+
+    /// Concurrent scrapes of the same format and encoding share one render, and expensive renders are briefly
+    /// reused (see `ScrapeCoalescer`).
+    static func metricsResponse(control: any ExporterControl, coalescer: ScrapeCoalescer, accept: String?,
+                                acceptEncoding: String?) async -> Response {
+        let format = ExpositionFormat.negotiate(accept: accept)
+        let gzip = acceptsGzip(acceptEncoding)
+        return response(format, await coalescer.render(format: format, gzip: gzip) { render(control: control, format: format, gzip: gzip) })
+    }
+
+    static func render(control: any ExporterControl, format: ExpositionFormat, gzip: Bool) -> ScrapeCoalescer.Rendered {
         let body = control.renderMetrics(format)
+        var buffer = ByteBuffer(bytes: body)
+        if gzip, body.count > 1024, let compressed = try? buffer.compress(with: .gzip(configuration: .init(compressionLevel: 1))) {
+            return .init(body: compressed, gzipped: true, uncompressedBytes: body.count)
+        }
+        return .init(body: buffer, gzipped: false, uncompressedBytes: body.count)
+    }
+
+    static func response(_ format: ExpositionFormat, _ rendered: ScrapeCoalescer.Rendered) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = format.contentType
-        var buffer = ByteBuffer(bytes: body)
-        if acceptsGzip(acceptEncoding), body.count > 1024,
-           let compressed = try? buffer.compress(with: .gzip(configuration: .init(compressionLevel: 1))) {
-            headers[.contentEncoding] = "gzip"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: compressed))
-        }
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: buffer))
+        if rendered.gzipped { headers[.contentEncoding] = "gzip" }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: rendered.body))
     }
 
     /// True when `Accept-Encoding` lists gzip with a non-zero q-value.

@@ -85,6 +85,9 @@ public enum TaskAPI {
             return json(error.status, .obj(("error", .string(error.reason))))
         } catch let error as UnknownAccount {
             return json(.notFound, .obj(("error", .string(error.description))))
+        } catch let error as OtherShard {
+            // 421 Misdirected Request: send it to the replica that owns the task (or to all replicas).
+            return json(.init(code: 421, reasonPhrase: "Misdirected Request"), .obj(("error", .string(error.description))))
         } catch {
             // The durable store refused the write (full disk, read-only directory): nothing was acknowledged.
             return json(.serviceUnavailable, .obj(("error", .string("task not stored: \(error)"))))

@@ -26,15 +26,8 @@ public final class ExporterMetrics: Sendable {
         name: "cloudrec_exporter_build_info", help: "A metric with a constant '1' value labeled by version and revision of cloudrec_exporter.",
         labelNames: ["version", "revision"])
 
-    /// The slice of the task set this replica polls. There is no sharding yet: every replica polls all its tasks,
-    /// shard 0 of 1. Alert CloudRecShardsMissing and the overview's Shards table read it.
-    public let shardInfo = GaugeFamily(
-        name: "cloudrec_shard_info", help: "The shard of the task set this replica polls (0-based) and the total number of shards.",
-        labelNames: ["shard", "total_shards"])
-
     public init(version: String, revision: String) {
         buildInfo.set([version, revision], 1)
-        shardInfo.set(["0", "1"], 1)
     }
 
     /// Makes every outcome series of an account visible at zero, so `rate()` and alerts see the first increment.
@@ -66,6 +59,6 @@ public final class ExporterMetrics: Sendable {
     }
 
     public var families: [any ExposedFamily] {
-        [buildInfo, shardInfo, configReloadSuccessful, configReloadTimestamp, apiRequests, apiErrors, apiThrottled, apiDuration]
+        [buildInfo, configReloadSuccessful, configReloadTimestamp, apiRequests, apiErrors, apiThrottled, apiDuration]
     }
 }

@@ -172,20 +172,28 @@ public struct MetricsExposition: Sendable {
     }
 
     public func render(_ format: ExpositionFormat) -> [UInt8] {
-        let snapshot = store.snapshot()
-        var out: [UInt8] = []
-        out.reserveCapacity(4096 + snapshot.count * 1400)
+        let snapshot = store.renderSnapshot()
+        var head: [UInt8] = []
+        head.reserveCapacity(16_384)
         var samples: [UInt8] = []
         for exposed in families {
             samples.removeAll(keepingCapacity: true)
             exposed.writeSamples(into: &samples, format: format)
             // A family with no samples is left out entirely, as client libraries do.
             guard !samples.isEmpty else { continue }
-            out.append(contentsOf: exposed.family.header(format))
-            out.append(contentsOf: samples)
+            head.append(contentsOf: exposed.family.header(format))
+            head.append(contentsOf: samples)
         }
-        TaskSeriesStore.write(snapshot, format: format, into: &out)
-        if format == .openMetrics { out.append(contentsOf: "# EOF\n".utf8) }
-        return out
+        let tail: [UInt8] = format == .openMetrics ? Array("# EOF\n".utf8) : []
+        let taskBytes = snapshot.renderedSize(format)
+        let total = head.count + taskBytes + tail.count
+        // One allocation of the exact size; the task families are copied straight into it.
+        return [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
+            _ = buffer.initialize(fromContentsOf: head)
+            let written = snapshot.write(format, to: UnsafeMutableBufferPointer(rebasing: buffer[head.count..<(head.count + taskBytes)]))
+            precondition(written == taskBytes, "rendered size mismatch")
+            _ = UnsafeMutableBufferPointer(rebasing: buffer[(head.count + taskBytes)...]).initialize(fromContentsOf: tail)
+            initialized = total
+        }
     }
 }

@@ -59,6 +59,7 @@ public final class AccountPoller: Sendable {
     public let budget: RequestBudget
     private let schedule = Mutex(Schedule())
     private let stopped = Atomic<Bool>(false)
+    private let running = Atomic<Bool>(false)
     private let tracker: TaskTracker
     private let metrics: ExporterMetrics
     private let transport: any VendorTransport
@@ -68,13 +69,14 @@ public final class AccountPoller: Sendable {
 
     public init(account: AccountSpec, client: any VendorClient, tracker: TaskTracker, metrics: ExporterMetrics,
                 transport: any VendorTransport, limiter: ConcurrencyLimiter, settings: @escaping @Sendable () -> PollingSettings,
-                logger: Logger) {
+                logger: Logger, budgetShare: Double = 1) {
         self.account = account
         self.client = client
-        self.budget = RequestBudget(limit: account.rateLimit)
+        // With sharding, every replica polls its share of the account's tasks within its share of rate_limit.
+        self.budget = RequestBudget(limit: account.rateLimit * min(1, max(budgetShare, 1e-6)))
         self.tracker = tracker
         self.metrics = metrics
-        self.transport = transport
+        self.transport = transport.forAccount(account)
         self.limiter = limiter
         self.settings = settings
         var logger = logger
@@ -115,13 +117,24 @@ public final class AccountPoller: Sendable {
     public var scheduledCount: Int { schedule.withLock { $0.current.count + $0.inFlight.count } }
     public var lag: Double { schedule.withLock { $0.lastLag } }
 
+    /// The poll loop. Only one loop runs per poller: a poller created before the engine runs reaches it twice (as
+    /// an existing poller and through the new-poller stream), and two loops would race for the same budget slots.
     public func run() async {
+        guard running.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        defer { running.store(false, ordering: .releasing) }
         await withDiscardingTaskGroup { group in
             if account.discover, let lister = VendorCatalog.makeLister(for: account) {
                 group.addTask { await self.discoveryLoop(lister) }
             }
             while !isStopped, !Task.isCancelled {
+                // The budget first: a slot that is not free yet is waited for before looking at the queue, so the
+                // task sent is the most urgent one at the moment the slot opens.
                 let now = Date().timeIntervalSince1970
+                let sendAt = budget.nextSendTime(now: now)
+                if sendAt > now {
+                    try? await Task.sleep(for: .seconds(min(sendAt - now, 0.25)))
+                    continue
+                }
                 // Peek and take in one critical section: a registration between the two must not become the
                 // entry removed in place of the one we looked at (it would never be polled).
                 let (due, head) = schedule.withLock { s -> (Due?, Due?) in
@@ -137,13 +150,12 @@ public final class AccountPoller: Sendable {
                     try? await Task.sleep(for: .seconds(max(wait, 0.001)))
                     continue
                 }
-                let slotWait = budget.reserve(now: now)
-                if slotWait > 0 { try? await Task.sleep(for: .seconds(slotWait)) }
-                let started = Date().timeIntervalSince1970
-                schedule.withLock { $0.lastLag = max(0, started - next.time) }
                 await limiter.acquire()
+                let sentAt = Date().timeIntervalSince1970
+                budget.recordSend(at: sentAt)
+                schedule.withLock { $0.lastLag = max(0, sentAt - next.time) }
                 group.addTask {
-                    await self.poll(next.key)
+                    await self.poll(next.key, due: next.time, sentAt: sentAt)
                     await self.limiter.release()
                 }
             }
@@ -151,7 +163,7 @@ public final class AccountPoller: Sendable {
     }
 
     /// One status call: build, send, classify, record, reschedule.
-    func poll(_ key: TaskKey) async {
+    func poll(_ key: TaskKey, due: Double? = nil, sentAt: Double? = nil) async {
         defer { _ = schedule.withLock { $0.inFlight.remove(key) } }
         guard let task = tracker.task(key) else { return }
         let current = settings()
@@ -161,9 +173,20 @@ public final class AccountPoller: Sendable {
         metrics.recordCall(vendor: account.vendor, account: account.name, api: client.statusAPIName, result: result,
                            seconds: finished - started)
         switch result.outcome {
-        case .throttled: budget.recordThrottled(now: finished, retryAfter: result.retryAfter)
-        case .success, .notFound: budget.recordSuccess()
-        default: break
+        case .throttled:
+            budget.recordThrottled(sentAt: sentAt ?? started, now: finished, retryAfter: result.retryAfter)
+            noteOutcome(result)
+            // The refused call told us nothing about the task: it keeps its place in the queue.
+            guard tracker.record(key, result: result, now: finished, notFoundGrace: client.notFoundGraceSeconds) != nil,
+                  !isStopped else { return }
+            schedule.withLock { s in
+                if s.current[key] == nil { s.schedule(key, at: due ?? finished) }
+            }
+            return
+        case .timeout, .transportError:
+            break
+        default:
+            budget.recordAdmitted(sentAt: sentAt ?? started, now: finished)
         }
         noteOutcome(result)
         guard let updated = tracker.record(key, result: result, now: finished, notFoundGrace: client.notFoundGraceSeconds) else { return }
@@ -174,11 +197,26 @@ public final class AccountPoller: Sendable {
             ])
         }
         guard updated.needsPolling, !isStopped else { return }
-        let base = updated.status.isTransitional ? max(1, account.pollInterval / 3) : account.pollInterval
-        let interval = base * Double.random(in: (1 - current.jitter)...(1 + current.jitter))
+        let interval = nextInterval(transitional: updated.status.isTransitional) * Double.random(in: (1 - current.jitter)...(1 + current.jitter))
         schedule.withLock { s in
             if s.current[key] == nil { s.schedule(key, at: finished + interval) }
         }
+    }
+
+    /// Seconds from a poll to the task's next due time, given how late the queue currently runs.
+    func nextInterval(transitional: Bool) -> Double {
+        Self.nextInterval(pollInterval: account.pollInterval, transitional: transitional, lateness: lag)
+    }
+
+    /// Tasks in a transitional state are due after a third of the interval (at least 1 s, at most the interval).
+    /// When the account has more tasks than its budget covers in one interval, the queue (ordered by due time) runs
+    /// `lateness` seconds behind and every task's interval stretches by that much, evenly; `cloudrec_poll_lag_seconds`
+    /// shows it. A transitional task is then also moved ahead by two thirds of the lateness, so it is still served
+    /// after about a third of the time a steady task waits. It is never put ahead of tasks already overdue (its due
+    /// time stays after the head's), so nothing starves.
+    static func nextInterval(pollInterval interval: Double, transitional: Bool, lateness: Double) -> Double {
+        guard transitional else { return interval }
+        return min(interval, max(1, interval / 3)) - 2 * max(0, lateness) / 3
     }
 
     /// Sends one status request and classifies what happened into exactly one outcome.

@@ -2,19 +2,60 @@ import AsyncHTTPClient
 import CloudRecCore
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
-/// Sends vendor requests with one long-lived AsyncHTTPClient (connection reuse per host). The whole exchange,
-/// headers and body, is bounded by the timeout, and bodies are capped at `maxResponseBytes`.
+/// Sends vendor requests with one long-lived AsyncHTTPClient (connection reuse per host, TLS sessions included).
+/// The whole exchange, headers and body, is bounded by the timeout, and bodies are capped at `maxResponseBytes`.
+/// An account with `tls_ca_file` gets the same client with that CA added to the trust roots for its requests;
+/// the client's connection pool is keyed by host and TLS configuration, so those connections are reused too.
 public struct AsyncHTTPClientTransport: VendorTransport {
     public let client: HTTPClient
+    /// Per-account TLS settings (nil: the client's defaults, i.e. the system trust store).
+    public let tlsConfiguration: TLSConfiguration?
+    /// Set when the account's CA file could not be loaded: every request fails with this reason.
+    let tlsProblem: String?
 
-    public init(client: HTTPClient) { self.client = client }
+    public init(client: HTTPClient) {
+        self.init(client: client, tlsConfiguration: nil, tlsProblem: nil)
+    }
+
+    init(client: HTTPClient, tlsConfiguration: TLSConfiguration?, tlsProblem: String?) {
+        self.client = client
+        self.tlsConfiguration = tlsConfiguration
+        self.tlsProblem = tlsProblem
+    }
+
+    public func forAccount(_ account: AccountSpec) -> any VendorTransport {
+        guard let caFile = account.tlsCAFile else { return self }
+        do {
+            return AsyncHTTPClientTransport(client: client, tlsConfiguration: try Self.trusting(caFile: caFile), tlsProblem: nil)
+        } catch {
+            return AsyncHTTPClientTransport(client: client, tlsConfiguration: nil,
+                                            tlsProblem: "cannot load tls_ca_file \(caFile): \(error)")
+        }
+    }
+
+    /// System trust roots plus the certificates in a PEM file.
+    public static func trusting(caFile: String) throws -> TLSConfiguration {
+        let certificates = try NIOSSLCertificate.fromPEMFile(caFile)
+        guard !certificates.isEmpty else { throw TLSCAFileError.noCertificates }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.additionalTrustRoots = [.certificates(certificates)]
+        return configuration
+    }
+
+    enum TLSCAFileError: Error, CustomStringConvertible {
+        case noCertificates
+        var description: String { "no PEM certificate in the file" }
+    }
 
     public func send(_ request: OutboundRequest, timeout: Double, maxResponseBytes: Int) async throws -> InboundResponse {
+        if let tlsProblem { throw TransportFailure.connection(tlsProblem) }
         var outbound = HTTPClientRequest(url: request.url)
         outbound.method = HTTPMethod(rawValue: request.method)
         for header in request.headers { outbound.headers.add(name: header.name, value: header.value) }
         if !request.body.isEmpty { outbound.body = .bytes(ByteBuffer(bytes: request.body)) }
+        if let tlsConfiguration { outbound.tlsConfiguration = tlsConfiguration }
         let prepared = outbound
         let deadline = NIODeadline.now() + .nanoseconds(Int64(timeout * 1_000_000_000))
         return try await withThrowingTaskGroup(of: InboundResponse?.self) { group in
@@ -32,6 +73,8 @@ public struct AsyncHTTPClientTransport: VendorTransport {
                         throw TransportFailure.timeout
                     }
                     throw TransportFailure.connection(error.description)
+                } catch let error as NIOSSLError {
+                    throw TransportFailure.connection("TLS: \(error)")
                 }
             }
             // The deadline covers the head; this covers a body that drips in slowly.

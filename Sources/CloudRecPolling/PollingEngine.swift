@@ -19,9 +19,12 @@ public final class PollingEngine: Service, Sendable {
     private let limiter: ConcurrencyLimiter
     private let newPollers: AsyncStream<AccountPoller>
     private let newPollerSink: AsyncStream<AccountPoller>.Continuation
+    /// This replica's share of the tasks (`--shard`, `--total-shards`); other shards' tasks are never tracked.
+    public let shard: ShardSelector
 
     public init(tracker: TaskTracker, metrics: ExporterMetrics, transport: any VendorTransport, logger: Logger,
-                maxConcurrentRequests: Int = GlobalConfig().maxConcurrentRequests) {
+                maxConcurrentRequests: Int = GlobalConfig().maxConcurrentRequests, shard: ShardSelector = .unsharded) {
+        self.shard = shard
         self.tracker = tracker
         self.metrics = metrics
         self.transport = transport
@@ -57,7 +60,8 @@ public final class PollingEngine: Service, Sendable {
             for (name, account) in wanted where running[name] == nil {
                 let poller = AccountPoller(account: account, client: VendorCatalog.makeClient(for: account), tracker: tracker,
                                            metrics: metrics, transport: transport, limiter: limiter,
-                                           settings: { [weak self] in self?.settings ?? PollingSettings() }, logger: logger)
+                                           settings: { [weak self] in self?.settings ?? PollingSettings() }, logger: logger,
+                                           budgetShare: 1 / Double(shard.totalShards))
                 running[name] = poller
                 started.append(poller)
             }
@@ -79,7 +83,7 @@ public final class PollingEngine: Service, Sendable {
         for task in tracker.all where task.sources.contains(.config) && !configured.contains(task.key) {
             tracker.untrack(task.key, source: .config)
         }
-        for spec in config.tasks {
+        for spec in config.tasks where shard.keeps(spec.key) {
             guard let account = wanted[spec.account] else { continue }
             _ = try? tracker.track(spec, vendor: account.vendor, source: .config)
         }
@@ -92,6 +96,7 @@ public final class PollingEngine: Service, Sendable {
     @discardableResult
     public func track(_ spec: TaskSpec, source: TaskSource, durable: Bool = false) throws -> Bool {
         guard let poller = poller(for: spec.account) else { throw UnknownAccount(name: spec.account) }
+        guard shard.keeps(spec.key) else { throw OtherShard(task: spec.key, shard: shard) }
         let wasPolled = tracker.task(spec.key)?.needsPolling ?? false
         let isNew = try tracker.track(spec, vendor: poller.account.vendor, source: source, durable: durable)
         // A task a callback announced without the fields polling needs (Agora's resource_id) is polled once they come.
@@ -144,14 +149,18 @@ public final class PollingEngine: Service, Sendable {
 
     /// Scrape-time families computed from the engine's state.
     public func scrapeFamilies() -> [any ExposedFamily] {
-        [
+        let shardLabels = [String(shard.shard), String(shard.totalShards)]
+        return [
+            GaugeCallbackFamily(name: "cloudrec_shard_info",
+                                help: "This replica's shard of the tasks (--shard, --total-shards); always 1. Unsharded replicas report shard 0 of 1.",
+                                labelNames: ["shard", "total_shards"]) { [(shardLabels, 1)] },
             GaugeCallbackFamily(name: "cloudrec_tasks", help: "Number of tracked recording tasks by common status.",
                                 labelNames: ["vendor", "account", "status"]) { [weak self] in
                 guard let self else { return [] }
                 return self.tracker.statusCounts(accounts: self.accounts.map { ($0.vendor, $0.name) })
             },
             GaugeCallbackFamily(name: "cloudrec_poll_budget_utilization",
-                                help: "Share of the account's rate_limit spent over the last 10 seconds (1 means polling is limited by the budget).",
+                                help: "Share of this replica's polling budget for the account (rate_limit / total_shards) spent over the last 10 seconds (1 means polling is limited by the budget).",
                                 labelNames: ["vendor", "account"]) { [weak self] in
                 let now = Date().timeIntervalSince1970
                 return (self?.pollerList ?? []).map { ([$0.account.vendor.rawValue, $0.account.name], $0.budget.utilization(now: now)) }
@@ -171,4 +180,15 @@ public struct UnknownAccount: Error, CustomStringConvertible {
     public var name: String
     public init(name: String) { self.name = name }
     public var description: String { "no account named \"\(name)\"" }
+}
+
+/// A task another replica polls (`--shard` / `--total-shards`): this one neither tracks nor exports it.
+public struct OtherShard: Error, CustomStringConvertible {
+    public var task: TaskKey
+    public var shard: ShardSelector
+    public init(task: TaskKey, shard: ShardSelector) {
+        self.task = task
+        self.shard = shard
+    }
+    public var description: String { "task \(task) belongs to another shard than this replica's (\(shard))" }
 }

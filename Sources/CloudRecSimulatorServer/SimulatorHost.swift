@@ -2,28 +2,50 @@ import CloudRecCore
 import CloudRecSimulators
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
+import NIOSSL
 import ServiceLifecycle
 import Synchronization
 
-/// Serves one vendor simulator over HTTP on a loopback port (0 picks a free one). Used by the integration tests,
-/// the demo and the benchmarks. Requests under `/_sim/` drive the simulated tasks (`SimulatorControl`).
+/// A certificate chain and private key (PEM files) for serving a simulator over HTTPS, as the real vendors do.
+public struct SimulatorTLS: Sendable, Hashable {
+    public var certificateChainFile: String
+    public var privateKeyFile: String
+
+    public init(certificateChainFile: String, privateKeyFile: String) {
+        self.certificateChainFile = certificateChainFile
+        self.privateKeyFile = privateKeyFile
+    }
+
+    func serverConfiguration() throws -> TLSConfiguration {
+        let chain = try NIOSSLCertificate.fromPEMFile(certificateChainFile)
+        let key = try NIOSSLPrivateKey(file: privateKeyFile, format: .pem)
+        return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+    }
+}
+
+/// Serves one vendor simulator over HTTP (or HTTPS with `tls`) on a loopback port (0 picks a free one). Used by the
+/// integration tests, the demo and the benchmarks. Requests under `/_sim/` drive the simulated tasks (`SimulatorControl`).
 public final class SimulatorHost: Service, Sendable {
     public let simulator: any VendorSimulator
     public let control: SimulatorControl
     private let host: String
     private let requestedPort: Int
+    private let tls: SimulatorTLS?
     private let logger: Logger
     private let boundPort = Mutex<(port: Int?, waiters: [CheckedContinuation<Int, Never>])>((nil, []))
 
     /// `taskFields` gives the vendor fields of a task created through the control API (Agora's `resource_id`...).
-    public init(simulator: any VendorSimulator, host: String = "127.0.0.1", port: Int = 0, logger: Logger,
+    public init(simulator: any VendorSimulator, host: String = "127.0.0.1", port: Int = 0, tls: SimulatorTLS? = nil, logger: Logger,
                 taskFields: @escaping @Sendable (String) -> [String: String] = { _ in [:] }) {
         self.simulator = simulator
         self.control = SimulatorControl(book: simulator.book, defaultFields: taskFields)
         self.host = host
         self.requestedPort = port
+        self.tls = tls
         self.logger = logger
     }
 
@@ -48,7 +70,7 @@ public final class SimulatorHost: Service, Sendable {
         for waiter in waiters { waiter.resume(returning: port) }
     }
 
-    public func baseURL() async -> String { "http://\(host):\(await port())" }
+    public func baseURL() async -> String { "\(tls == nil ? "http" : "https")://\(host):\(await port())" }
 
     public func run() async throws {
         let simulator = self.simulator
@@ -70,8 +92,10 @@ public final class SimulatorHost: Service, Sendable {
             }
             return Response(status: .init(code: answer.status), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
         }
+        let server: HTTPServerBuilder = try tls.map { try .tls(.http1(), tlsConfiguration: $0.serverConfiguration()) } ?? .http1()
         let app = Application(
             responder: responder,
+            server: server,
             configuration: .init(address: .hostname(host, port: requestedPort), serverName: "cloudrec-simulator-\(simulator.vendor.rawValue)"),
             onServerRunning: { channel in self.markListening(port: channel.localAddress?.port ?? 0) },
             logger: logger)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CloudRecApp
 import CloudRecConfig
+import CloudRecCore
 import Foundation
 import Logging
 
@@ -56,6 +57,11 @@ struct Serve: AsyncParsableCommand {
 
     @Option(name: .customLong("storage.path"), help: "SQLite file for registered tasks and their last known state (the demo keeps state in memory unless this is given).")
     var storagePath: String?
+    @Option(name: .customLong("shard"), help: "This replica's shard, 0-based (kube-state-metrics style sharding; with --total-shards).")
+    var shard: Int = 0
+
+    @Option(name: .customLong("total-shards"), help: "Number of replicas sharing the tasks; each polls and exports only its shard's tasks.")
+    var totalShards: Int = 1
 
     @Flag(name: .customLong("demo"), help: "Start built-in vendor simulators and export their tasks; needs no config or credentials.")
     var demo = false
@@ -76,6 +82,10 @@ struct Serve: AsyncParsableCommand {
         guard let interval = DurationParser.seconds(demoPollInterval), interval > 0 else {
             throw ValidationError("--demo.poll-interval must be a duration such as 5s or 500ms (got \"\(demoPollInterval)\")")
         }
+        guard totalShards >= 1 else { throw ValidationError("--total-shards must be at least 1 (got \(totalShards))") }
+        guard ShardSelector(shard: shard, totalShards: totalShards) != nil else {
+            throw ValidationError("--shard must be between 0 and --total-shards - 1 = \(totalShards - 1) (got \(shard))")
+        }
     }
 
     func run() async throws {
@@ -88,6 +98,7 @@ struct Serve: AsyncParsableCommand {
         options.webConfigFile = webConfigFile
         options.demoPollInterval = DurationParser.seconds(demoPollInterval) ?? 5
         options.storagePath = storagePath ?? (demo ? nil : "./data/cloudrec.db")
+        options.shard = ShardSelector(shard: shard, totalShards: totalShards) ?? .unsharded
         do {
             try await ExporterServer.run(options: options, logger: logger)
         } catch let error as ExporterStartupError {

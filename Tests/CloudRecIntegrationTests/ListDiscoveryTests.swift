@@ -44,10 +44,12 @@ struct ListDiscoveryTests {
     func throttledListing() async throws {
         let zego = ZegoSimulator.demoAccount(clock: SimClock(), name: "disc-throttled")
         for index in 0..<5 { zego.book.start(id: "t-\(index)") }
-        (zego.simulator as! ZegoSimulator).limiter.setLimit(2)
+        // The vendor admits 1 request a second; we start at 40. A listing round is two calls (recording, ended) sent
+        // back to back, so the first round is throttled; a round every 3 s leaves a third of the budget to the polls.
+        (zego.simulator as! ZegoSimulator).limiter.setLimit(1)
         try await Harness.run(accounts: [zego], configure: { config in
             config.accounts[0].discover = true
-            config.accounts[0].discoverInterval = 0.2
+            config.accounts[0].discoverInterval = 3
             config.accounts[0].rateLimit = 40
         }) { harness in
             try await eventually("throttled listings counted") {

@@ -1,0 +1,117 @@
+@testable import CloudRecPolling
+import Testing
+
+/// The budget's decisions with explicit times (no clock, no sleeping): a driver sends whenever the budget allows.
+@Suite("Request budget")
+struct RequestBudgetTests {
+    /// Sends as early as the budget allows from `start` until `end`; returns the send times.
+    static func drive(_ budget: RequestBudget, from start: Double, to end: Double, delay: (Int) -> Double = { _ in 0 },
+                      onSend: (Double) -> Void = { _ in }) -> [Double] {
+        var now = start
+        var sends: [Double] = []
+        while true {
+            let at = budget.nextSendTime(now: now) + delay(sends.count)
+            guard at < end else { return sends }
+            budget.recordSend(at: at)
+            sends.append(at)
+            onSend(at)
+            now = at
+        }
+    }
+
+    /// The most requests in any window of one second, as the vendors' sliding-window limiters count.
+    static func maxInAnySecond(_ times: [Double]) -> Int {
+        var best = 0
+        var first = 0
+        for (index, time) in times.enumerated() {
+            while times[first] <= time - 1 { first += 1 }
+            best = max(best, index - first + 1)
+        }
+        return best
+    }
+
+    @Test("paces evenly just under the limit and never puts more than the limit into one second")
+    func pacing() {
+        let budget = RequestBudget(limit: 10)
+        let sends = Self.drive(budget, from: 1000, to: 1060)
+        #expect(Self.maxInAnySecond(sends) <= 10)
+        #expect(sends.count >= Int(0.95 * 600))
+        let gaps = zip(sends.dropFirst(), sends).map { $0 - $1 }
+        #expect(gaps.allSatisfy { abs($0 - 1 / (10 * RequestBudget.safetyMargin)) < 1e-6 })
+    }
+
+    @Test("late sends (scheduler delays) do not eat the budget, and never bunch into one window")
+    func lateWakeUps() {
+        let budget = RequestBudget(limit: 20)
+        // Every fifth send wakes up 10 ms late (a fifth of the interval).
+        let sends = Self.drive(budget, from: 0, to: 60, delay: { $0 % 5 == 3 ? 0.01 : 0 })
+        #expect(Self.maxInAnySecond(sends) <= 20)
+        #expect(sends.count >= Int(0.95 * 20 * 60))
+    }
+
+    @Test("a throttle lands the rate just under what the vendor admitted, then holds, then recovers slowly")
+    func throttleAndRecovery() {
+        // rate_limit 15 against a vendor that admits 10 per second.
+        let budget = RequestBudget(limit: 15)
+        var admitted: [Double] = []
+        var throttledAt: [Double] = []
+        _ = Self.drive(budget, from: 0, to: 120, onSend: { sent in
+            let inWindow = admitted.filter { $0 > sent - 1 }.count
+            if inWindow < 10 {
+                admitted.append(sent)
+                budget.recordAdmitted(sentAt: sent, now: sent + 0.005)
+            } else {
+                throttledAt.append(sent)
+                budget.recordThrottled(sentAt: sent, now: sent + 0.005, retryAfter: nil)
+            }
+        })
+        // One throttle to learn the limit, then at most one probe per hold period.
+        #expect(throttledAt.count >= 1)
+        #expect(throttledAt.filter { $0 < 60 }.count <= 3, "\(throttledAt)")
+        #expect(Double(throttledAt.count) / Double(admitted.count + throttledAt.count) < 0.01)
+        // Most of the vendor's limit is still used.
+        #expect(Double(admitted.filter { $0 >= 60 }.count) / 60 >= 9)
+        #expect(budget.currentRate <= 15 * RequestBudget.safetyMargin)
+    }
+
+    @Test("a throttle halves nothing twice for requests already in flight; retry-after pauses")
+    func onceperRoundTrip() {
+        let budget = RequestBudget(limit: 10)
+        budget.recordSend(at: 0)
+        budget.recordSend(at: 0.1)
+        budget.recordThrottled(sentAt: 0.1, now: 0.2, retryAfter: nil)
+        let afterFirst = budget.currentRate
+        #expect(afterFirst < 10 * RequestBudget.safetyMargin)
+        // Sent before the decrease took effect: no second decrease.
+        budget.recordThrottled(sentAt: 0.15, now: 0.25, retryAfter: 3)
+        #expect(budget.currentRate == afterFirst)
+        #expect(budget.nextSendTime(now: 0.3) >= 3.25)
+        #expect(budget.throttleCount == 2)
+    }
+
+    @Test("a request that reached the vendor late (slow connection) moves the window guard with it")
+    func lateArrival() {
+        let budget = RequestBudget(limit: 10)
+        for index in 0..<10 {
+            let sent = Double(index) * 0.11
+            budget.recordSend(at: sent)
+            // The first request waited for a TLS handshake: answered 300 ms later; the others within 2 ms.
+            budget.recordAdmitted(sentAt: sent, now: sent + (index == 0 ? 0.3 : 0.002))
+        }
+        // It may have arrived as late as 0.3 - 0.002, so the eleventh request waits until a second after that.
+        #expect(budget.nextSendTime(now: 1.1) >= 0.298 + 1)
+        // Unanswered requests count from their send time.
+        let other = RequestBudget(limit: 10)
+        for index in 0..<10 { other.recordSend(at: Double(index) * 0.11) }
+        #expect(other.nextSendTime(now: 1.1) == 1.1)
+    }
+
+    @Test("utilization is the share of rate_limit sent over the last ten seconds")
+    func utilization() {
+        let budget = RequestBudget(limit: 10)
+        _ = Self.drive(budget, from: 0, to: 20)
+        let value = budget.utilization(now: 20)
+        #expect(value > 0.9 && value <= 1)
+        #expect(budget.utilization(now: 100) == 0)
+    }
+}
