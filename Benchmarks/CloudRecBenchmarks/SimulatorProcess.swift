@@ -61,7 +61,7 @@ enum SimulatorChild {
             }
             fflush(nil)
         }
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await host.run() }
             group.addTask {
                 print("PORT \(await host.port())")

@@ -128,7 +128,7 @@ enum Benchmarks {
                 memory.append(try MemoryBench.run(executable: executable, tasks: size))
             }
             results["memory"] = memory
-            report.heading("Memory: RSS with N tracked tasks (fresh process each; after one scrape)")
+            report.heading("Memory: RSS with N tracked tasks (fresh process each; read after one scrape, whose buffers the peak includes)")
             report.table(["tasks", "RSS", "peak RSS (VmHWM)", "scrape bytes", "target"], memory.map { m in
                 let target: String
                 switch m.tasks {

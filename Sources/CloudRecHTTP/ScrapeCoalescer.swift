@@ -69,8 +69,7 @@ public final class ScrapeCoalescer: Sendable {
     /// What a scrape of this kind does now: reuse the last render, join the running one, or render (lead).
     func plan(_ key: Key, now: Duration) -> Plan {
         state.withLock { s in
-            if let last = s.completed[key], last.rendered.uncompressedBytes >= minimumReuseBytes,
-               last.duration >= minimumReuseDuration, now - last.finished < last.duration {
+            if let last = s.completed[key], now - last.finished < last.duration {
                 return .reuse(last.rendered)
             }
             if s.inFlight[key] != nil { return .join }
@@ -79,11 +78,20 @@ public final class ScrapeCoalescer: Sendable {
         }
     }
 
-    /// The leader's render is done: remember it and hand back the scrapes that joined it.
+    /// The leader's render is done: remember it if it may be reused and hand back the scrapes that joined it.
     func complete(_ key: Key, _ rendered: Rendered, started: Duration, finished: Duration) -> [CheckedContinuation<Rendered, Never>] {
-        state.withLock { s in
-            s.completed[key] = Completed(rendered: rendered, finished: finished, duration: finished - started)
+        let duration = finished - started
+        let reusable = rendered.uncompressedBytes >= minimumReuseBytes && duration >= minimumReuseDuration
+        return state.withLock { s in
+            s.completed[key] = reusable ? Completed(rendered: rendered, finished: finished, duration: duration) : nil
             return s.inFlight.removeValue(forKey: key) ?? []
+        }
+    }
+
+    /// Drops a kept render once it can no longer be reused, so a large body is not held between scrapes.
+    func expire(_ key: Key, finished: Duration) {
+        state.withLock { s in
+            if s.completed[key]?.finished == finished { s.completed[key] = nil }
         }
     }
 
@@ -105,7 +113,14 @@ public final class ScrapeCoalescer: Sendable {
         case .lead:
             let started = clock()
             let rendered = make()
-            for waiter in complete(key, rendered, started: started, finished: clock()) { waiter.resume(returning: rendered) }
+            let finished = clock()
+            for waiter in complete(key, rendered, started: started, finished: finished) { waiter.resume(returning: rendered) }
+            if rendered.uncompressedBytes >= minimumReuseBytes, finished - started >= minimumReuseDuration {
+                Task { [self] in
+                    try? await Task.sleep(for: finished - started)
+                    expire(key, finished: finished)
+                }
+            }
             return rendered
         }
     }
