@@ -27,12 +27,18 @@ struct BenchOptions {
             return arguments[index]
         }
         var pythonGiven = false
+        var sizesGiven = false
+        var swiftPrometheusGiven = false
         while index < arguments.count {
             switch arguments[index] {
             case "--quick": quick = true
             case "--sections": sections = Set(try next().split(separator: ",").map(String.init))
-            case "--sizes": sizes = try next().split(separator: ",").compactMap { Int($0) }
-            case "--swift-prometheus-max-tasks": swiftPrometheusMaxTasks = Int(try next()) ?? swiftPrometheusMaxTasks
+            case "--sizes":
+                sizes = try next().split(separator: ",").compactMap { Int($0) }
+                sizesGiven = true
+            case "--swift-prometheus-max-tasks":
+                swiftPrometheusMaxTasks = Int(try next()) ?? swiftPrometheusMaxTasks
+                swiftPrometheusGiven = true
             case "--python":
                 python = try next()
                 pythonGiven = true
@@ -42,7 +48,12 @@ struct BenchOptions {
             }
             index += 1
         }
-        if quick { pollSeconds = min(pollSeconds, 30) }
+        if quick {
+            pollSeconds = min(pollSeconds, 30)
+            // A smoke run: no 100,000-task fleet and no multi-minute swift-prometheus registration unless asked.
+            if !sizesGiven { sizes = [1_000, 10_000] }
+            if !swiftPrometheusGiven { swiftPrometheusMaxTasks = 1_000 }
+        }
         if !pythonGiven { python = Self.findPython() }
         if let python { self.python = python == "none" ? nil : python }
     }

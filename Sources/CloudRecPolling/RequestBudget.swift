@@ -14,9 +14,10 @@ import Synchronization
 /// * **Adaptive backoff** when the vendor throttles anyway (another client shares the quota, or `rate_limit` is set
 ///   above the vendor's limit): multiplicative decrease by a factor between 0.5 and 0.9, picked from the rate the
 ///   vendor actually admitted in the second before the refusal (a sliding-window vendor admits exactly its limit
-///   per window, so this lands just under it); one decrease per round trip; then a hold with no increase, and slow additive recovery
-///   (2% of `rate_limit` per 5 s). Each throttle that follows a recovery doubles the hold (30 s up to 5 min), so a
-///   `rate_limit` that is set too high costs a throttled call every few minutes, not every few seconds.
+///   per window, so this lands just under it); one decrease per round trip; then a hold with no increase, and slow
+///   additive recovery (2% of `rate_limit` per 5 s). Each throttle that follows a recovery doubles the hold (30 s up
+///   to 5 min), so a `rate_limit` that is set too high costs a throttled call every few minutes, not every few
+///   seconds.
 public final class RequestBudget: Sendable {
     /// Sends, oldest first, with a moving head (amortised O(1) append and prune), and when each was answered.
     struct SendLog {
@@ -171,7 +172,7 @@ public final class RequestBudget: Sendable {
         }
     }
 
-    /// Kept for callers that do not track send times.
+    /// Kept for source compatibility: admitted calls are reported with `recordAdmitted(sentAt:now:)`.
     public func recordSuccess() {}
 
     /// The vendor throttled a request sent at `sentAt`.
