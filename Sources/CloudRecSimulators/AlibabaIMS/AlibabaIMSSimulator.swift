@@ -33,11 +33,11 @@ public struct AlibabaIMSSimulator: VendorSimulator {
     }
 
     public func handleVendorRequest(_ request: SimRequest) -> SimResponse {
-        let call: AlibabaSimCall
-        switch gateway.admit(request) {
-        case let .rejected(response): return response
-        case let .admitted(admitted): call = admitted
-        }
+        gateway.handle(request, answer)
+    }
+
+    /// The product's logic for a request the gateway admitted.
+    func answer(_ call: AlibabaSimCall) -> SimResponse {
         if call.action == AlibabaIMSLister.operation.action { return listLiveRecordJobs(call) }
         guard let jobID = call.parameters["JobId"], !jobID.isEmpty else {
             return gateway.reject(.badRequest, 400, AlibabaErrorCodes.missingParameter, "JobId is mandatory for this action.")

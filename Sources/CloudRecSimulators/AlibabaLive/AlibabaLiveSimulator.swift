@@ -27,11 +27,11 @@ public struct AlibabaLiveSimulator: VendorSimulator {
     }
 
     public func handleVendorRequest(_ request: SimRequest) -> SimResponse {
-        let call: AlibabaSimCall
-        switch gateway.admit(request) {
-        case let .rejected(response): return response
-        case let .admitted(admitted): call = admitted
-        }
+        gateway.handle(request, answer)
+    }
+
+    /// The product's logic for a request the gateway admitted.
+    func answer(_ call: AlibabaSimCall) -> SimResponse {
         guard let taskID = call.parameters["TaskId"], !taskID.isEmpty else {
             return gateway.reject(.badRequest, 400, AlibabaErrorCodes.missingParameter, "TaskId is mandatory for this action.")
         }

@@ -63,6 +63,14 @@ public struct AlibabaSimGateway: Sendable {
         self.limiter = SimRateLimiter(limit: qps)
     }
 
+    /// Admits the request and hands it to the product's logic, or answers the gateway's refusal.
+    public func handle(_ request: SimRequest, _ product: (AlibabaSimCall) -> SimResponse) -> SimResponse {
+        switch admit(request) {
+        case let .rejected(response): return response
+        case let .admitted(call): return product(call)
+        }
+    }
+
     public func admit(_ request: SimRequest) -> Admission {
         let now = clock.now()
         guard request.path == "/" || request.path.isEmpty else {
