@@ -10,6 +10,13 @@ import Synchronization
 ///     GET  /_sim/tasks/{id}                     task
 ///     POST /_sim/tasks/{id}/phase               {"phase": "exited_abnormally"}
 ///     POST /_sim/tasks/{id}/upload_state        {"state": "failed", "file_index": 0}   (no file_index: every file)
+///     GET  /_sim/faults                         {"faults": [{"operation": "*", "fault": "throttle"}...]}
+///     POST /_sim/faults                         {"fault": "slow_drip", "bytes_per_second": 20, "operation": "DescribeRecordStatus"}
+///     DELETE /_sim/faults                       every fault off
+///
+/// Faults (`operation` omitted or `*`: every endpoint; `"fault": "none"` switches one off): `http_status` with
+/// `status`, `not_json`, `wrong_shape`, `hang` with `seconds`, `slow_drip` with `bytes_per_second`,
+/// `connection_reset`, `truncated_body`, `huge_body` with `bytes`, `throttle`, `clock_skew` with `seconds`.
 ///
 /// Phases: starting, recording, paused, stopping, ended, exited_abnormally. Upload states: recording, uploading,
 /// uploaded, backup_uploaded, failed. Answers are JSON; bad input gets a 4xx with `{"error": "..."}`.
@@ -19,11 +26,14 @@ public final class SimulatorControl: Sendable {
     public static let prefix = "/_sim/"
 
     private let book: SimTaskBook
+    private let faults: FaultInjector
     private let defaultFields: @Sendable (String) -> [String: String]
     private let observers = Mutex<[@Sendable (SimTask) -> Void]>([])
 
-    public init(book: SimTaskBook, defaultFields: @escaping @Sendable (String) -> [String: String] = { _ in [:] }) {
+    public init(book: SimTaskBook, faults: FaultInjector = FaultInjector(),
+                defaultFields: @escaping @Sendable (String) -> [String: String] = { _ in [:] }) {
         self.book = book
+        self.faults = faults
         self.defaultFields = defaultFields
     }
 
@@ -35,7 +45,9 @@ public final class SimulatorControl: Sendable {
     public func respond(to request: SimRequest) -> SimResponse? {
         guard request.path.hasPrefix(Self.prefix) else { return nil }
         let parts = request.path.dropFirst(Self.prefix.count).split(separator: "/").map(String.init)
-        guard parts.first == "tasks" else { return Self.error(404, "unknown control path \(request.path)") }
+        guard parts.first == "tasks" || (parts.first == "faults" && parts.count == 1) else {
+            return Self.error(404, "unknown control path \(request.path)")
+        }
         let body: JSONValue
         if request.method == "POST" {
             guard let parsed = try? JSONValue.parse(request.body), parsed.isObject else {
@@ -45,6 +57,7 @@ public final class SimulatorControl: Sendable {
         } else {
             body = .object([])
         }
+        if parts[0] == "faults" { return faultRequest(request.method, body) }
         switch (request.method, parts.count) {
         case ("GET", 1): return .json(200, .obj(("tasks", .array(book.all.map(Self.render)))))
         case ("POST", 1): return create(body)
@@ -56,6 +69,55 @@ public final class SimulatorControl: Sendable {
             return parts[2] == "phase" ? setPhase(parts[1], body) : setUploadState(parts[1], body)
         case (_, 1...3): return Self.error(405, "\(request.method) \(request.path) is not supported")
         default: return Self.error(404, "unknown control path \(request.path)")
+        }
+    }
+
+    private func faultRequest(_ method: String, _ body: JSONValue) -> SimResponse {
+        switch method {
+        case "GET": break
+        case "DELETE": faults.clearAll()
+        case "POST":
+            let operation = body["operation"]?.stringValue.flatMap { $0 == "*" ? nil : $0 }
+            switch Self.fault(from: body) {
+            case let .success(fault): faults.set(fault, operation: operation)
+            case let .failure(problem): return Self.error(400, problem.reason)
+            }
+        default: return Self.error(405, "\(method) \(Self.prefix)faults is not supported")
+        }
+        let listed = faults.all.sorted { $0.key < $1.key }.map { operation, fault in
+            JSONValue.obj(("operation", .string(operation)), ("fault", .string(fault.name)))
+        }
+        return .json(200, .obj(("faults", .array(listed))))
+    }
+
+    struct FaultProblem: Error {
+        var reason: String
+    }
+
+    /// Reads `{"fault": name, ...parameters}`; `none` is nil (switch off).
+    static func fault(from body: JSONValue) -> Result<Fault?, FaultProblem> {
+        let name = body["fault"]?.stringValue ?? ""
+        func number(_ key: String, _ range: ClosedRange<Double>) -> Result<Double, FaultProblem> {
+            guard let value = body[key]?.doubleValue, range.contains(value) else {
+                return .failure(FaultProblem(reason: "fault \(name) needs \"\(key)\": a number from \(range.lowerBound) to \(range.upperBound)"))
+            }
+            return .success(value)
+        }
+        switch name {
+        case "none": return .success(nil)
+        case "http_status": return number("status", 400...599).map { .httpStatus(Int($0)) }
+        case "not_json": return .success(.notJSON)
+        case "wrong_shape": return .success(.wrongShape)
+        case "hang": return number("seconds", 0...3600).map { .delay($0) }
+        case "slow_drip": return number("bytes_per_second", 1...1_000_000).map { .slowDrip(bytesPerSecond: Int($0)) }
+        case "connection_reset": return .success(.connectionReset)
+        case "truncated_body": return .success(.truncatedBody)
+        case "huge_body": return number("bytes", 1...268_435_456).map { .hugeBody(bytes: Int($0)) }
+        case "throttle": return .success(.throttle)
+        case "clock_skew": return number("seconds", -86400...86400).map { .clockSkew($0) }
+        default:
+            return .failure(FaultProblem(reason: "\"fault\" must be one of none, http_status, not_json, wrong_shape, hang, slow_drip, "
+                                         + "connection_reset, truncated_body, huge_body, throttle, clock_skew (got \"\(name)\")"))
         }
     }
 

@@ -81,4 +81,37 @@ struct SimulatorControlTests {
         #expect(account.book.task("t1")?.files.map(\.uploadState) == [.recording])
         #expect(control.respond(to: SimRequest(method: "GET", path: "/v1/apps/x")) == nil)
     }
+
+    @Test("faults switch on per endpoint and off at run time; bad fault requests get a 4xx with a JSON reason")
+    func faults() throws {
+        let simulator = ZegoSimulator.demoAccount(clock: SimClock()).simulator
+        let control = SimulatorControl(book: simulator.book, faults: simulator.faults)
+        var (status, answer) = try call(control, "POST", "/_sim/faults", #"{"fault": "http_status", "status": 503, "operation": "DescribeTasks"}"#)
+        #expect(status == 200)
+        #expect(answer["faults"]?.arrayValue?.first?["operation"]?.stringValue == "DescribeTasks")
+        let listing = SimRequest(method: "GET", path: "/", rawQuery: "Action=DescribeTasks&AppId=1")
+        let status_ = SimRequest(method: "GET", path: "/", rawQuery: "Action=DescribeRecordStatus&AppId=1")
+        #expect(simulator.faults.fault(for: listing) == .httpStatus(503))
+        #expect(simulator.faults.fault(for: status_) == nil, "another endpoint is untouched")
+        (status, _) = try call(control, "POST", "/_sim/faults", #"{"fault": "huge_body", "bytes": 5000000}"#)
+        #expect(status == 200)
+        #expect(simulator.faults.fault(for: status_) == .hugeBody(bytes: 5_000_000), "the every-endpoint fault")
+        #expect(simulator.faults.fault(for: listing) == .httpStatus(503), "an endpoint's own fault wins")
+        #expect(simulator.respond(to: status_).paddingBytes > 4_000_000)
+        (status, _) = try call(control, "POST", "/_sim/faults", #"{"fault": "none", "operation": "DescribeTasks"}"#)
+        #expect(simulator.faults.fault(for: listing) == .hugeBody(bytes: 5_000_000))
+        (status, answer) = try call(control, "DELETE", "/_sim/faults")
+        #expect(status == 200 && answer["faults"]?.arrayValue?.isEmpty == true)
+        #expect(simulator.faults.fault(for: listing) == nil)
+
+        for body in [#"{"fault": "meteor"}"#, #"{"fault": "hang"}"#, #"{"fault": "http_status", "status": 200}"#,
+                     #"{"fault": "slow_drip", "bytes_per_second": 0}"#, #"{"fault": "clock_skew", "seconds": "soon"}"#, "[]"] {
+            (status, answer) = try call(control, "POST", "/_sim/faults", body)
+            #expect(status == 400, "\(body)")
+            #expect(answer["error"]?.stringValue?.isEmpty == false, "\(body)")
+        }
+        #expect(simulator.faults.all.isEmpty, "a rejected request switches nothing on")
+        (status, _) = try call(control, "PUT", "/_sim/faults", "{}")
+        #expect(status == 405)
+    }
 }

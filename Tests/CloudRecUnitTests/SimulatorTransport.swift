@@ -29,7 +29,7 @@ final class CountingSimulatorTransport: VendorTransport {
             return done.map(\.1)
         }
         for waiter in ready { waiter.resume() }
-        return response.inbound
+        return try response.received(timeout: timeout, maxResponseBytes: maxResponseBytes)
     }
 
     var counts: [String: Int] { state.withLock { $0.perTask } }

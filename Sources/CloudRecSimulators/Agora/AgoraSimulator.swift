@@ -27,7 +27,7 @@ public struct AgoraSimulator: VendorSimulator {
         self.endedLingerSeconds = endedLingerSeconds
     }
 
-    public func handleVendorRequest(_ request: SimRequest) -> SimResponse {
+    public func handleVendorRequest(_ request: SimRequest, conditions: SimConditions) -> SimResponse {
         let segments = request.path.split(separator: "/").map(String.init)
         // v1 apps {appid} cloud_recording resourceid {rid} sid {sid} mode {mode} query
         guard request.method == "GET", segments.count == 11, segments[0] == "v1", segments[1] == "apps",
@@ -45,7 +45,7 @@ public struct AgoraSimulator: VendorSimulator {
             return .json(401, .obj(("message", "Invalid authentication credentials")))
         }
         let now = book.clock.now()
-        guard limiter.admit(now: now) else {
+        guard conditions.admits(limiter, now: now) else {
             stats.record(.throttled)
             return .json(429, .obj(("message", "API rate limit exceeded")))
         }

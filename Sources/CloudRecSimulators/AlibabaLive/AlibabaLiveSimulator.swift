@@ -26,8 +26,8 @@ public struct AlibabaLiveSimulator: VendorSimulator {
                                     stats: stats, qps: qps)
     }
 
-    public func handleVendorRequest(_ request: SimRequest) -> SimResponse {
-        gateway.handle(request, answer)
+    public func handleVendorRequest(_ request: SimRequest, conditions: SimConditions) -> SimResponse {
+        gateway.handle(request, conditions: conditions, answer)
     }
 
     /// The product's logic for a request the gateway admitted.

@@ -64,23 +64,23 @@ public struct AlibabaSimGateway: Sendable {
     }
 
     /// Admits the request and hands it to the product's logic, or answers the gateway's refusal.
-    public func handle(_ request: SimRequest, _ product: (AlibabaSimCall) -> SimResponse) -> SimResponse {
-        switch admit(request) {
+    public func handle(_ request: SimRequest, conditions: SimConditions = .normal, _ product: (AlibabaSimCall) -> SimResponse) -> SimResponse {
+        switch admit(request, conditions: conditions) {
         case let .rejected(response): return response
         case let .admitted(call): return product(call)
         }
     }
 
-    public func admit(_ request: SimRequest) -> Admission {
+    public func admit(_ request: SimRequest, conditions: SimConditions = .normal) -> Admission {
         let now = clock.now()
         guard request.path == "/" || request.path.isEmpty else {
             return .rejected(reject(.badRequest, 404, AlibabaErrorCodes.apiNotFound, "Specified api is not found, please check your url and method."))
         }
         let verified: Result<SignedCall, Rejection>
         if let authorization = request.header("authorization") {
-            verified = verifyV3(request, authorization: authorization, now: now)
+            verified = verifyV3(request, authorization: authorization, now: conditions.authTime(now))
         } else if request.queryValue("Signature") != nil {
-            verified = verifyRPCv1(request, now: now)
+            verified = verifyRPCv1(request, now: conditions.authTime(now))
         } else {
             verified = .failure(Rejection(.authRejected, 400, AlibabaErrorCodes.incompleteSignature,
                                           "The request signature does not conform to Aliyun standards."))
@@ -89,7 +89,7 @@ public struct AlibabaSimGateway: Sendable {
         case let .failure(rejection):
             return .rejected(reject(rejection.event, rejection.error.status, rejection.error.code, rejection.error.message))
         case let .success(call):
-            guard limiter.admit(now: now) else {
+            guard conditions.admits(limiter, now: now) else {
                 return .rejected(reject(.throttled, 400, AlibabaErrorCodes.throttlingUser, "Request was denied due to user flow control."))
             }
             guard operations.contains(where: { $0.action == call.action && $0.version == call.version }) else {

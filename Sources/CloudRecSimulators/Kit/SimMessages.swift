@@ -37,6 +37,14 @@ public struct SimRequest: Sendable {
     }
 
     public func queryValue(_ name: String) -> String? { query.first { $0.0 == name }?.1 }
+
+    /// The vendor operation asked for, the key of per-endpoint faults: the RPC `Action`, the `x-acs-action` or
+    /// `x-tc-action` header, else the last path segment (Agora's `query`).
+    public var operation: String {
+        if let action = queryValue("Action"), !action.isEmpty { return action }
+        if let action = header("x-acs-action") ?? header("x-tc-action") { return action }
+        return path.split(separator: "/").last.map(String.init) ?? "/"
+    }
     public func header(_ name: String) -> String? { headers[name.lowercased()] }
 
     public static func parseQuery(_ raw: String) -> [(String, String)] {
@@ -55,6 +63,21 @@ public struct SimResponse: Sendable {
     public var body: [UInt8]
     /// Seconds the server waits before answering (fault injection: hangs and slow answers).
     public var delaySeconds: Double
+    /// How the server puts the answer on the wire (fault injection: drips, resets, truncation).
+    public var delivery: Delivery = .whole
+    /// Whitespace the server sends after the body (fault injection: huge answers that are still valid JSON),
+    /// written from a shared buffer rather than built per answer.
+    public var paddingBytes = 0
+
+    public enum Delivery: Sendable, Hashable {
+        case whole
+        /// Headers at once, then the body a few bytes at a time.
+        case drip(bytesPerSecond: Int)
+        /// The connection is reset before anything is sent.
+        case reset
+        /// The headers announce the full length; the connection closes after half the body.
+        case truncate
+    }
 
     public init(status: Int, headers: [String: String] = ["content-type": "application/json"], body: [UInt8] = [],
                 delaySeconds: Double = 0) {
@@ -71,6 +94,20 @@ public struct SimResponse: Sendable {
     }
 
     public var inbound: InboundResponse { InboundResponse(status: status, headers: headers, body: body) }
+
+    /// What a real transport would make of this answer without a socket (in-memory tests): a reset or truncated
+    /// answer is a connection failure, a delay past `timeout` a timeout, a body over the cap too large.
+    public func received(timeout: Double, maxResponseBytes: Int) throws(TransportFailure) -> InboundResponse {
+        switch delivery {
+        case .reset: throw .connection("connection reset by peer")
+        case .truncate: throw .connection("the connection closed before the whole body arrived")
+        case let .drip(rate) where delaySeconds + Double(body.count) / Double(max(rate, 1)) > timeout: throw .timeout
+        case .whole, .drip: break
+        }
+        if delaySeconds > timeout { throw .timeout }
+        if body.count + paddingBytes > maxResponseBytes { throw .responseTooLarge(limit: maxResponseBytes) }
+        return inbound
+    }
 }
 
 /// A vendor simulator: a pure function from request to response over a shared task book.
@@ -79,18 +116,15 @@ public protocol VendorSimulator: Sendable {
     var book: SimTaskBook { get }
     var stats: SimStats { get }
     var faults: FaultInjector { get }
-    /// Vendor logic only; `respond(to:)` wraps it with fault injection and statistics.
-    func handleVendorRequest(_ request: SimRequest) -> SimResponse
+    /// Vendor logic only; `respond(to:)` wraps it with fault injection and statistics. `conditions` carries the
+    /// faults that act inside the vendor (a skewed clock, a rate limiter refusing everything).
+    func handleVendorRequest(_ request: SimRequest, conditions: SimConditions) -> SimResponse
 }
 
 public extension VendorSimulator {
     func respond(to request: SimRequest) -> SimResponse {
-        if let injected = faults.response(for: request) {
-            stats.record(.faulted)
-            return injected
-        }
-        var response = handleVendorRequest(request)
-        response.delaySeconds = max(response.delaySeconds, faults.delaySeconds)
+        let (response, faulted) = faults.respond(to: request) { handleVendorRequest(request, conditions: $0) }
+        if faulted { stats.record(.faulted) }
         return response
     }
 }

@@ -31,7 +31,7 @@ public struct TencentTRTCSimulator: VendorSimulator {
         self.endedErrorCode = endedErrorCode
     }
 
-    public func handleVendorRequest(_ request: SimRequest) -> SimResponse {
+    public func handleVendorRequest(_ request: SimRequest, conditions: SimConditions) -> SimResponse {
         guard request.path == "/" || request.path.isEmpty else {
             stats.record(.badRequest)
             return SimResponse(status: 404, headers: ["content-type": "text/plain"], body: Array("404 page not found".utf8))
@@ -41,8 +41,8 @@ public struct TencentTRTCSimulator: VendorSimulator {
             return reject("InvalidParameter", "only POST with a JSON body is simulated", event: .badRequest)
         }
         let now = book.clock.now()
-        if let authFailure = authenticate(request, now: now) { return authFailure }
-        guard limiter.admit(now: now) else {
+        if let authFailure = authenticate(request, now: conditions.authTime(now)) { return authFailure }
+        guard conditions.admits(limiter, now: now) else {
             stats.record(.throttled)
             return error(TencentTRTCErrorCodes.requestLimitExceeded, "Your current request times exceeds the frequency "
                          + "limit `\(limiter.limit)` for a second. Please reduce the frequency of calls.")

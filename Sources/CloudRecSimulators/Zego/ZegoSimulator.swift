@@ -29,7 +29,7 @@ public struct ZegoSimulator: VendorSimulator {
                         ("RequestId", .string(String(UInt64.random(in: 1 ... .max), radix: 16))), ("Data", data)))
     }
 
-    public func handleVendorRequest(_ request: SimRequest) -> SimResponse {
+    public func handleVendorRequest(_ request: SimRequest, conditions: SimConditions) -> SimResponse {
         guard request.path == "/" || request.path.isEmpty else {
             stats.record(.badRequest)
             return SimResponse(status: 404, headers: ["content-type": "text/plain"], body: Array("404 page not found".utf8))
@@ -47,7 +47,7 @@ public struct ZegoSimulator: VendorSimulator {
         guard request.queryValue("SignatureVersion") == "2.0" else { return reject(100000014, "signature version unsupported") }
         guard requestAppID == appID else { return reject(100000010, "get server secret failed") }
         let now = book.clock.now()
-        guard abs(now - Double(timestamp)) <= Self.maxClockSkewSeconds else {
+        guard abs(conditions.authTime(now) - Double(timestamp)) <= Self.maxClockSkewSeconds else {
             stats.record(.authRejected)
             return envelope(100000004, "signature expired")
         }
@@ -55,7 +55,7 @@ public struct ZegoSimulator: VendorSimulator {
             stats.record(.authRejected)
             return envelope(100000005, "signature invalid")
         }
-        guard limiter.admit(now: now) else {
+        guard conditions.admits(limiter, now: now) else {
             stats.record(.throttled)
             return envelope(300000003, "request too frequent")
         }
