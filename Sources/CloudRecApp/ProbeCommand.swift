@@ -45,7 +45,7 @@ public enum ProbeCommand {
 
     static func probe(client: any VendorClient, spec: TaskSpec, transport: any VendorTransport, settings: PollingSettings) async -> PollResult {
         let poller = AccountPoller(account: client.account, client: client, tracker: TaskTracker(store: .init()),
-                                   metrics: .init(version: "", revision: ""), transport: transport, limiter: .init(limit: 1),
+                                   metrics: .init(version: "", revision: ""), transport: transport, concurrencyLimit: 1,
                                    settings: { settings }, logger: Logger(label: "probe"))
         return await poller.call(spec, settings: settings)
     }

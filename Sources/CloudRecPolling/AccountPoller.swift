@@ -63,12 +63,13 @@ public final class AccountPoller: Sendable {
     private let tracker: TaskTracker
     private let metrics: ExporterMetrics
     private let transport: any VendorTransport
-    private let limiter: ConcurrencyLimiter
+    /// This account's calls in flight; its own, so a hanging vendor cannot take another account's slots.
+    public let concurrency: ConcurrencyLimiter
     private let settings: @Sendable () -> PollingSettings
     private let logger: Logger
 
     public init(account: AccountSpec, client: any VendorClient, tracker: TaskTracker, metrics: ExporterMetrics,
-                transport: any VendorTransport, limiter: ConcurrencyLimiter, settings: @escaping @Sendable () -> PollingSettings,
+                transport: any VendorTransport, concurrencyLimit: Int = 32, settings: @escaping @Sendable () -> PollingSettings,
                 logger: Logger, budgetShare: Double = 1) {
         self.account = account
         self.client = client
@@ -77,7 +78,7 @@ public final class AccountPoller: Sendable {
         self.tracker = tracker
         self.metrics = metrics
         self.transport = transport.forAccount(account)
-        self.limiter = limiter
+        self.concurrency = ConcurrencyLimiter(limit: concurrencyLimit)
         self.settings = settings
         var logger = logger
         logger[metadataKey: "account"] = .string(account.name)
@@ -150,13 +151,13 @@ public final class AccountPoller: Sendable {
                     try? await Task.sleep(for: .seconds(max(wait, 0.001)))
                     continue
                 }
-                await limiter.acquire()
+                await concurrency.acquire()
                 let sentAt = Date().timeIntervalSince1970
                 budget.recordSend(at: sentAt)
                 schedule.withLock { $0.lastLag = max(0, sentAt - next.time) }
                 group.addTask {
                     await self.poll(next.key, due: next.time, sentAt: sentAt)
-                    await self.limiter.release()
+                    self.concurrency.release()
                 }
             }
         }

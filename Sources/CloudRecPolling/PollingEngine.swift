@@ -16,20 +16,18 @@ public final class PollingEngine: Service, Sendable {
     private let logger: Logger
     private let pollers = Mutex<[String: AccountPoller]>([:])
     private let global = Mutex(GlobalConfig())
-    private let limiter: ConcurrencyLimiter
     private let newPollers: AsyncStream<AccountPoller>
     private let newPollerSink: AsyncStream<AccountPoller>.Continuation
     /// This replica's share of the tasks (`--shard`, `--total-shards`); other shards' tasks are never tracked.
     public let shard: ShardSelector
 
     public init(tracker: TaskTracker, metrics: ExporterMetrics, transport: any VendorTransport, logger: Logger,
-                maxConcurrentRequests: Int = GlobalConfig().maxConcurrentRequests, shard: ShardSelector = .unsharded) {
+                shard: ShardSelector = .unsharded) {
         self.shard = shard
         self.tracker = tracker
         self.metrics = metrics
         self.transport = transport
         self.logger = logger
-        self.limiter = ConcurrencyLimiter(limit: maxConcurrentRequests)
         (newPollers, newPollerSink) = AsyncStream.makeStream()
     }
 
@@ -51,6 +49,8 @@ public final class PollingEngine: Service, Sendable {
         let wanted = Dictionary(uniqueKeysWithValues: config.accounts.map { ($0.name, $0) })
         var started: [AccountPoller] = []
         var removedAccounts: [String] = []
+        // Every account gets an even share of the calls in flight, so one that hangs cannot starve the others.
+        let concurrencyShare = max(1, config.global.maxConcurrentRequests / max(1, wanted.count))
         pollers.withLock { running in
             for (name, poller) in running where wanted[name] != poller.account {
                 poller.stop()
@@ -59,12 +59,13 @@ public final class PollingEngine: Service, Sendable {
             }
             for (name, account) in wanted where running[name] == nil {
                 let poller = AccountPoller(account: account, client: VendorCatalog.makeClient(for: account), tracker: tracker,
-                                           metrics: metrics, transport: transport, limiter: limiter,
+                                           metrics: metrics, transport: transport, concurrencyLimit: concurrencyShare,
                                            settings: { [weak self] in self?.settings ?? PollingSettings() }, logger: logger,
                                            budgetShare: 1 / Double(shard.totalShards))
                 running[name] = poller
                 started.append(poller)
             }
+            for poller in running.values { poller.concurrency.setLimit(concurrencyShare) }
         }
         // Tasks of accounts that are gone (including ones restored from the durable store) go with them.
         for name in Set(tracker.all.map(\.spec.account)) where wanted[name] == nil && !removedAccounts.contains(name) {

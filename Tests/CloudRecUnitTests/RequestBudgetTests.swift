@@ -115,3 +115,30 @@ struct RequestBudgetTests {
         #expect(budget.utilization(now: 100) == 0)
     }
 }
+
+@Suite("Per-account concurrency")
+struct ConcurrencyLimiterTests {
+    @Test("holds callers over the limit, hands a released slot to the next, follows a raised or lowered limit")
+    func limits() async {
+        let limiter = ConcurrencyLimiter(limit: 2)
+        await limiter.acquire()
+        await limiter.acquire()
+        #expect(limiter.inUse == 2)
+        let third = Task { await limiter.acquire() }
+        #expect(limiter.inUse == 2, "the third caller waits")
+        limiter.release()
+        await third.value
+        #expect(limiter.inUse == 2, "the slot passed straight to the waiter")
+        let fourth = Task { await limiter.acquire() }
+        limiter.setLimit(3)
+        await fourth.value
+        #expect(limiter.inUse == 3, "a raised limit lets the waiter in")
+        limiter.setLimit(1)
+        limiter.release()
+        limiter.release()
+        #expect(limiter.inUse == 1, "a lowered limit takes effect as calls finish")
+        limiter.release()
+        #expect(limiter.inUse == 0)
+    }
+}
+
