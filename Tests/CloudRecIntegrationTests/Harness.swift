@@ -19,6 +19,8 @@ struct Harness {
     let exporter: ExporterApp
     let accounts: [SimulatedAccount]
     let port: Int
+    /// Each account's simulator, same order as `accounts` (its `/_sim/` control API included).
+    let simulatorURLs: [String]
 
     var metricsURL: String { "http://127.0.0.1:\(port)/metrics" }
 
@@ -55,7 +57,9 @@ struct Harness {
             var failure: (any Error)?
             do {
                 let port = try await boundPort.wait()
-                try await body(Harness(exporter: exporter, accounts: accounts, port: port))
+                var simulatorURLs: [String] = []
+                for host in hosts { simulatorURLs.append(await host.baseURL()) }
+                try await body(Harness(exporter: exporter, accounts: accounts, port: port, simulatorURLs: simulatorURLs))
             } catch {
                 failure = error
             }
