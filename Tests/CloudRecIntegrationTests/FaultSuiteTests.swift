@@ -39,7 +39,7 @@ struct FaultSuiteTests {
         Case(fault: .hugeBody(bytes: 1 << 20), control: #"{"fault": "huge_body", "bytes": 1048576}"#, outcome: "decode_error",
              code: "response_too_large"),
         Case(fault: .throttle, control: #"{"fault": "throttle"}"#, outcome: "throttled", code: "300000003"),
-        Case(fault: .clockSkew(600), control: #"{"fault": "clock_skew", "seconds": 600}"#, outcome: "auth_error", code: "100000004"),
+        Case(fault: .clockSkew(3600), control: #"{"fault": "clock_skew", "seconds": 3600}"#, outcome: "auth_error", code: "100000004"),
     ]
 
     static let outcomes = PollOutcome.allCases.map(\.rawValue)
