@@ -37,6 +37,7 @@ struct SoakTests {
         try await Harness.run(accounts: [agora, zego], configure: { config in
             config.global.endedTaskRetention = retention
             config.global.requestTimeout = 0.5
+            config.global.maxResponseBytes = 256 * 1024
             for index in config.accounts.indices {
                 config.accounts[index].rateLimit = 500
                 config.accounts[index].pollInterval = 3
@@ -46,7 +47,9 @@ struct SoakTests {
             var samples: [Sample] = []
             var next = 0
             var live: [(SimulatedAccount, String)] = []
-            let faults: [Fault?] = [nil, .httpStatus(503), nil, .notJSON, nil, .delay(1), nil, .wrongShape]
+            // Every fault kind, 3 s each with 3 s clear between: all of them within the 60 s CI soak.
+            let faults: [Fault?] = [nil, .httpStatus(503), nil, .notJSON, nil, .delay(1), nil, .wrongShape, nil, .connectionReset,
+                                    nil, .truncatedBody, nil, .hugeBody(bytes: 1 << 20), nil, .slowDrip(bytesPerSecond: 50), nil, .throttle]
             let start = Date()
             var lastSample = 0.0
             // Series may cover the live tasks plus those ended in the last ~20 s (seen ending within a few polls,
@@ -74,7 +77,7 @@ struct SoakTests {
                         for task in book.all where task.phase.hasEnded && clock.now() - (task.endTime ?? 0) > 30 { book.remove(task.id) }
                     }
                 }
-                agora.simulator.faults.set(faults[Int(elapsed / 5) % faults.count])
+                agora.simulator.faults.set(faults[Int(elapsed / 3) % faults.count])
                 if elapsed - lastSample >= 1 {
                     lastSample = elapsed
                     samples.append(Sample(time: elapsed, rss: ProcessMetrics.residentBytes(), fds: ProcessMetrics.openFDs(),
