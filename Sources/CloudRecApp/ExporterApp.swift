@@ -52,9 +52,9 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
     /// Loads the configuration for the first time; a bad one is fatal at start (the caller exits non-zero).
     /// `restored` are the tasks from the durable store.
     public func start(restoring restored: [TrackedTask] = []) throws(ConfigErrors) {
-        let config = try loadConfig()
+        let (config, hash) = try loadConfig()
         engine.restore(restored)
-        apply(config)
+        apply(config, hash: hash)
         ready.store(true, ordering: .relaxed)
     }
 
@@ -67,32 +67,39 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
 
     public func reload() async -> String? {
         do {
-            let config = try loadConfig()
-            apply(config)
+            let (config, hash) = try loadConfig()
+            apply(config, hash: hash)
+            metrics.configReloads.increment(["success"])
             logger.info("configuration reloaded", metadata: ["accounts": .stringConvertible(config.accounts.count),
                                                             "tasks": .stringConvertible(config.tasks.count)])
             return nil
         } catch {
             metrics.configReloadSuccessful.set([], 0)
+            metrics.configReloads.increment(["failure"])
             logger.error("configuration reload failed, keeping the running configuration", metadata: ["error": .string(error.description)])
             return error.description
         }
     }
 
-    private func loadConfig() throws(ConfigErrors) -> ExporterConfig {
+    /// The configuration and, for a file, the hash of the text it was parsed from.
+    private func loadConfig() throws(ConfigErrors) -> (ExporterConfig, UInt64?) {
         switch source.withLock({ $0 }) {
-        case let .file(path): return try loader.load(path: path)
-        case let .fixed(config): return config
+        case let .file(path): return try loader.loadHashed(path: path)
+        case let .fixed(config): return (config, nil)
         }
     }
 
-    private func apply(_ config: ExporterConfig) {
+    private func apply(_ config: ExporterConfig, hash: UInt64? = nil) {
         engine.apply(config)
+        if let hash { metrics.configHash.set([], Self.metricValue(hash)) } else { metrics.configHash.remove([]) }
         current.withLock { $0 = config }
         taskFiles.setPatterns(config.taskFiles)
         metrics.configReloadSuccessful.set([], 1)
         metrics.configReloadTimestamp.set([], Date().timeIntervalSince1970.rounded())
     }
+
+    /// 48 bits of a hash as a gauge value: exact in a Double and printed as an integer (as Alertmanager does).
+    public static func metricValue(_ hash: UInt64) -> Double { Double(hash >> 16) }
 
     // MARK: TaskRegistry (the /api/v1 registration API)
 

@@ -22,12 +22,19 @@ public final class ExporterMetrics: Sendable {
     public let configReloadTimestamp = GaugeFamily(
         name: "cloudrec_config_last_reload_success_timestamp_seconds", help: "Timestamp of the last successful configuration reload.",
         labelNames: [])
+    public let configReloads = CounterFamily(
+        name: "cloudrec_config_reloads_total", help: "Configuration reload attempts (SIGHUP, POST /-/reload) by result: success or failure.",
+        labelNames: ["result"])
+    public let configHash = GaugeFamily(
+        name: "cloudrec_config_hash", help: "Hash of the running configuration file's bytes (48 bits of FNV-1a 64); changes when a reload applies a different file.",
+        labelNames: [])
     public let buildInfo = GaugeFamily(
         name: "cloudrec_exporter_build_info", help: "A metric with a constant '1' value labeled by version and revision of cloudrec_exporter.",
         labelNames: ["version", "revision"])
 
     public init(version: String, revision: String) {
         buildInfo.set([version, revision], 1)
+        for result in ["success", "failure"] { configReloads.touch([result]) }
     }
 
     /// Makes every outcome series of an account visible at zero, so `rate()` and alerts see the first increment.
@@ -59,6 +66,6 @@ public final class ExporterMetrics: Sendable {
     }
 
     public var families: [any ExposedFamily] {
-        [buildInfo, configReloadSuccessful, configReloadTimestamp, apiRequests, apiErrors, apiThrottled, apiDuration]
+        [buildInfo, configReloadSuccessful, configReloadTimestamp, configReloads, configHash, apiRequests, apiErrors, apiThrottled, apiDuration]
     }
 }
