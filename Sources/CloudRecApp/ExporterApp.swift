@@ -29,6 +29,12 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
     private let loader: ConfigLoader
     private let ready = Atomic<Bool>(false)
     private let current = Mutex<ExporterConfig?>(nil)
+    /// One reload at a time, from reading the file to the last gauge: two reloads (SIGHUP and `POST /-/reload`, or
+    /// signals back to back) would otherwise interleave their applies and could leave the older file running.
+    private let reloading = Mutex(())
+    /// Held while a configuration is applied and while a scrape collects, so a scrape sees the state before or
+    /// after an apply, never accounts of one configuration with tasks of the other.
+    private let scrapeCut = Mutex(())
 
     public init(source: ConfigSource, transport: any VendorTransport, logger: Logger,
                 loader: ConfigLoader = ConfigLoader(), persistence: (any TaskPersistence)? = nil,
@@ -60,12 +66,18 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
 
     /// Demo mode: the config only exists once the simulators listen.
     public func startDemo(with config: ExporterConfig) {
-        source.withLock { $0 = .fixed(config) }
-        apply(config)
+        reloading.withLock { _ in
+            source.withLock { $0 = .fixed(config) }
+            apply(config)
+        }
         ready.store(true, ordering: .relaxed)
     }
 
     public func reload() async -> String? {
+        reloading.withLock { _ in reloadNow() }
+    }
+
+    private func reloadNow() -> String? {
         do {
             let (config, hash) = try loadConfig()
             apply(config, hash: hash)
@@ -90,12 +102,15 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
     }
 
     private func apply(_ config: ExporterConfig, hash: UInt64? = nil) {
-        engine.apply(config)
-        if let hash { metrics.configHash.set([], Self.metricValue(hash)) } else { metrics.configHash.remove([]) }
-        current.withLock { $0 = config }
+        scrapeCut.withLock { _ in
+            engine.apply(config)
+            if let hash { metrics.configHash.set([], Self.metricValue(hash)) } else { metrics.configHash.remove([]) }
+            current.withLock { $0 = config }
+            metrics.configReloadSuccessful.set([], 1)
+            metrics.configReloadTimestamp.set([], Date().timeIntervalSince1970.rounded())
+        }
+        // Discovery files are their own source, re-read on their own schedule; they need not be in the same cut.
         taskFiles.setPatterns(config.taskFiles)
-        metrics.configReloadSuccessful.set([], 1)
-        metrics.configReloadTimestamp.set([], Date().timeIntervalSince1970.rounded())
     }
 
     /// 48 bits of a hash as a gauge value: exact in a Double and printed as an integer (as Alertmanager does).
@@ -122,7 +137,10 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
     public func trackedTasks() -> [TrackedTask] { tracker.all }
     public func trackedTask(_ key: TaskKey) -> TrackedTask? { tracker.task(key) }
 
-    public func renderMetrics(_ format: ExpositionFormat) -> [UInt8] { exposition.render(format) }
+    /// Collects under the scrape cut (cheap: bounded families and an O(1) snapshot), then copies the series outside it.
+    public func renderMetrics(_ format: ExpositionFormat) -> [UInt8] {
+        exposition.render(scrapeCut.withLock { _ in exposition.collect(format) })
+    }
 
     public func taskSummary() -> [Vendor: [TaskStatus: Int]] {
         var summary: [Vendor: [TaskStatus: Int]] = [:]
