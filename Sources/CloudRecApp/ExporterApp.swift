@@ -29,6 +29,12 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
     private let loader: ConfigLoader
     private let ready = Atomic<Bool>(false)
     private let current = Mutex<ExporterConfig?>(nil)
+    /// One reload at a time, from reading the file to the last gauge: two reloads (SIGHUP and `POST /-/reload`, or
+    /// signals back to back) would otherwise interleave their applies and could leave the older file running.
+    private let reloading = Mutex(())
+    /// Held while a configuration is applied and while a scrape collects, so a scrape sees the state before or
+    /// after an apply, never accounts of one configuration with tasks of the other.
+    private let scrapeCut = Mutex(())
 
     public init(source: ConfigSource, transport: any VendorTransport, logger: Logger,
                 loader: ConfigLoader = ConfigLoader(), persistence: (any TaskPersistence)? = nil,
@@ -52,47 +58,63 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
     /// Loads the configuration for the first time; a bad one is fatal at start (the caller exits non-zero).
     /// `restored` are the tasks from the durable store.
     public func start(restoring restored: [TrackedTask] = []) throws(ConfigErrors) {
-        let config = try loadConfig()
+        let (config, hash) = try loadConfig()
         engine.restore(restored)
-        apply(config)
+        apply(config, hash: hash)
         ready.store(true, ordering: .relaxed)
     }
 
     /// Demo mode: the config only exists once the simulators listen.
     public func startDemo(with config: ExporterConfig) {
-        source.withLock { $0 = .fixed(config) }
-        apply(config)
+        reloading.withLock { _ in
+            source.withLock { $0 = .fixed(config) }
+            apply(config)
+        }
         ready.store(true, ordering: .relaxed)
     }
 
     public func reload() async -> String? {
+        reloading.withLock { _ in reloadNow() }
+    }
+
+    private func reloadNow() -> String? {
         do {
-            let config = try loadConfig()
-            apply(config)
+            let (config, hash) = try loadConfig()
+            apply(config, hash: hash)
+            metrics.configReloads.increment(["success"])
             logger.info("configuration reloaded", metadata: ["accounts": .stringConvertible(config.accounts.count),
                                                             "tasks": .stringConvertible(config.tasks.count)])
             return nil
         } catch {
             metrics.configReloadSuccessful.set([], 0)
+            metrics.configReloads.increment(["failure"])
             logger.error("configuration reload failed, keeping the running configuration", metadata: ["error": .string(error.description)])
             return error.description
         }
     }
 
-    private func loadConfig() throws(ConfigErrors) -> ExporterConfig {
+    /// The configuration and, for a file, the hash of the text it was parsed from.
+    private func loadConfig() throws(ConfigErrors) -> (ExporterConfig, UInt64?) {
         switch source.withLock({ $0 }) {
-        case let .file(path): return try loader.load(path: path)
-        case let .fixed(config): return config
+        case let .file(path): return try loader.loadHashed(path: path)
+        case let .fixed(config): return (config, nil)
         }
     }
 
-    private func apply(_ config: ExporterConfig) {
-        engine.apply(config)
-        current.withLock { $0 = config }
+    private func apply(_ config: ExporterConfig, hash: UInt64? = nil) {
+        scrapeCut.withLock { _ in
+            engine.apply(config)
+            if let hash { metrics.configHash.set([], Self.metricValue(hash)) } else { metrics.configHash.remove([]) }
+            current.withLock { $0 = config }
+            metrics.configReloadSuccessful.set([], 1)
+            metrics.configReloadTimestamp.set([], Date().timeIntervalSince1970.rounded())
+        }
+        // Discovery files are their own source, re-read on their own schedule; they need not be in the same cut.
         taskFiles.setPatterns(config.taskFiles)
-        metrics.configReloadSuccessful.set([], 1)
-        metrics.configReloadTimestamp.set([], Date().timeIntervalSince1970.rounded())
     }
+
+    /// 48 bits of a hash as a gauge value: exact in a Double and printed as an integer (as Alertmanager does).
+    public static func metricValue(_ hash: UInt64) -> Double { Double(hash >> 16) }
 
     // MARK: TaskRegistry (the /api/v1 registration API)
 
@@ -115,7 +137,10 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
     public func trackedTasks() -> [TrackedTask] { tracker.all }
     public func trackedTask(_ key: TaskKey) -> TrackedTask? { tracker.task(key) }
 
-    public func renderMetrics(_ format: ExpositionFormat) -> [UInt8] { exposition.render(format) }
+    /// Collects under the scrape cut (cheap: bounded families and an O(1) snapshot), then copies the series outside it.
+    public func renderMetrics(_ format: ExpositionFormat) -> [UInt8] {
+        exposition.render(scrapeCut.withLock { _ in exposition.collect(format) })
+    }
 
     public func taskSummary() -> [Vendor: [TaskStatus: Int]] {
         var summary: [Vendor: [TaskStatus: Int]] = [:]

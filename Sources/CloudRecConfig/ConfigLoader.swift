@@ -16,14 +16,17 @@ public struct ConfigLoader: Sendable {
         self.readFile = readFile
     }
 
-    public func load(path: String) throws(ConfigErrors) -> ExporterConfig {
+    public func load(path: String) throws(ConfigErrors) -> ExporterConfig { try loadHashed(path: path).config }
+
+    /// The configuration and a hash of the exact text it was parsed from (`cloudrec_config_hash`).
+    public func loadHashed(path: String) throws(ConfigErrors) -> (config: ExporterConfig, hash: UInt64) {
         let text: String
         do {
             text = try readFile(path)
         } catch {
             throw ConfigErrors(problems: [ConfigProblem(file: path, keyPath: "", problem: "cannot read file: \(Self.describe(error))")])
         }
-        return try parse(yaml: text, file: path)
+        return (try parse(yaml: text, file: path), ShardSelector.fnv1a64(text))
     }
 
     public func parse(yaml: String, file: String) throws(ConfigErrors) -> ExporterConfig {

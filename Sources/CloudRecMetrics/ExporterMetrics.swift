@@ -1,4 +1,5 @@
 import CloudRecCore
+import Synchronization
 
 /// The exporter's own metric families (bounded: accounts × outcomes). Per-task series live in `TaskSeriesStore`.
 public final class ExporterMetrics: Sendable {
@@ -22,16 +23,42 @@ public final class ExporterMetrics: Sendable {
     public let configReloadTimestamp = GaugeFamily(
         name: "cloudrec_config_last_reload_success_timestamp_seconds", help: "Timestamp of the last successful configuration reload.",
         labelNames: [])
+    public let configReloads = CounterFamily(
+        name: "cloudrec_config_reloads_total", help: "Configuration reload attempts (SIGHUP, POST /-/reload) by result: success or failure.",
+        labelNames: ["result"])
+    public let configHash = GaugeFamily(
+        name: "cloudrec_config_hash", help: "Hash of the running configuration file's bytes (48 bits of FNV-1a 64); changes when a reload applies a different file.",
+        labelNames: [])
     public let buildInfo = GaugeFamily(
         name: "cloudrec_exporter_build_info", help: "A metric with a constant '1' value labeled by version and revision of cloudrec_exporter.",
         labelNames: ["version", "revision"])
 
+    /// Configured accounts. A call still in flight when its account is removed finishes later: it must not bring
+    /// the account's series back, so calls are recorded only for accounts in this set, under its lock.
+    private let accounts = Mutex<Set<String>>([])
+
     public init(version: String, revision: String) {
         buildInfo.set([version, revision], 1)
+        for result in ["success", "failure"] { configReloads.touch([result]) }
     }
 
     /// Makes every outcome series of an account visible at zero, so `rate()` and alerts see the first increment.
     public func registerAccount(vendor: Vendor, account: String, api: String) {
+        accounts.withLock { registered in
+            registered.insert(account)
+            touch(vendor: vendor, account: account, api: api)
+        }
+    }
+
+    /// Makes a further API of a configured account visible at zero (the list API of a discovering account); does
+    /// nothing once the account is gone.
+    public func registerAPI(vendor: Vendor, account: String, api: String) {
+        accounts.withLock { registered in
+            if registered.contains(account) { touch(vendor: vendor, account: account, api: api) }
+        }
+    }
+
+    private func touch(vendor: Vendor, account: String, api: String) {
         for outcome in PollOutcome.allCases {
             apiRequests.touch([vendor.rawValue, account, api, outcome.rawValue])
         }
@@ -42,13 +69,22 @@ public final class ExporterMetrics: Sendable {
     /// Forgets an account's series (after it was removed from the configuration).
     public func unregisterAccount(_ account: String) {
         let matches: ([String]) -> Bool = { $0.count > 1 && $0[1] == account }
-        apiRequests.removeAll(where: matches)
-        apiErrors.removeAll(where: matches)
-        apiThrottled.removeAll(where: matches)
-        apiDuration.removeAll(where: matches)
+        accounts.withLock { registered in
+            registered.remove(account)
+            apiRequests.removeAll(where: matches)
+            apiErrors.removeAll(where: matches)
+            apiThrottled.removeAll(where: matches)
+            apiDuration.removeAll(where: matches)
+        }
     }
 
     public func recordCall(vendor: Vendor, account: String, api: String, result: PollResult, seconds: Double) {
+        accounts.withLock { registered in
+            if registered.contains(account) { record(vendor: vendor, account: account, api: api, result: result, seconds: seconds) }
+        }
+    }
+
+    private func record(vendor: Vendor, account: String, api: String, result: PollResult, seconds: Double) {
         let base = [vendor.rawValue, account, api]
         apiRequests.increment(base + [result.outcome.rawValue])
         apiDuration.observe(base, seconds)
@@ -59,6 +95,6 @@ public final class ExporterMetrics: Sendable {
     }
 
     public var families: [any ExposedFamily] {
-        [buildInfo, configReloadSuccessful, configReloadTimestamp, apiRequests, apiErrors, apiThrottled, apiDuration]
+        [buildInfo, configReloadSuccessful, configReloadTimestamp, configReloads, configHash, apiRequests, apiErrors, apiThrottled, apiDuration]
     }
 }

@@ -86,6 +86,30 @@ public struct GaugeCallbackFamily: ExposedFamily {
     }
 }
 
+/// A gauge family computed from the scrape's task snapshot, so it agrees with the per-task series of the same
+/// scrape (`cloudrec_tasks`). Rendered only through `MetricsExposition`, which hands it that snapshot.
+public struct GaugeSnapshotFamily: ExposedFamily {
+    public let family: MetricFamily
+    public let labelNames: [String]
+    private let collect: @Sendable (TaskSeriesStore.Snapshot) -> [([String], Double)]
+
+    public init(name: String, help: String, labelNames: [String],
+                collect: @escaping @Sendable (TaskSeriesStore.Snapshot) -> [([String], Double)]) {
+        family = MetricFamily(name: name, help: help, type: .gauge)
+        self.labelNames = labelNames
+        self.collect = collect
+    }
+
+    /// Without a snapshot there is nothing to compute from.
+    public func writeSamples(into out: inout [UInt8], format: ExpositionFormat) {}
+
+    public func writeSamples(into out: inout [UInt8], snapshot: TaskSeriesStore.Snapshot) {
+        for (labels, value) in collect(snapshot) {
+            SampleWriter.appendSample(into: &out, name: family.name, labels: Array(zip(labelNames, labels)), value: value)
+        }
+    }
+}
+
 /// A counter computed when scraped (process CPU seconds).
 public struct CounterCallbackFamily: ExposedFamily {
     public let family: MetricFamily
@@ -171,19 +195,40 @@ public struct MetricsExposition: Sendable {
         self.families = families
     }
 
-    public func render(_ format: ExpositionFormat) -> [UInt8] {
+    /// A scrape's content at one instant: the exporter's families written out, the task series as a snapshot
+    /// (O(1)); copying the series is left to `render(_:)`, which needs no lock.
+    public struct Collected: Sendable {
+        let format: ExpositionFormat
+        let head: [UInt8]
+        let snapshot: TaskSeriesStore.Snapshot
+    }
+
+    public func render(_ format: ExpositionFormat) -> [UInt8] { render(collect(format)) }
+
+    /// The cheap part of a scrape (bounded families and the snapshot): callers that must exclude configuration
+    /// changes hold their lock around this only.
+    public func collect(_ format: ExpositionFormat) -> Collected {
         let snapshot = store.renderSnapshot()
         var head: [UInt8] = []
         head.reserveCapacity(16_384)
         var samples: [UInt8] = []
         for exposed in families {
             samples.removeAll(keepingCapacity: true)
-            exposed.writeSamples(into: &samples, format: format)
+            if let computed = exposed as? GaugeSnapshotFamily {
+                computed.writeSamples(into: &samples, snapshot: snapshot)
+            } else {
+                exposed.writeSamples(into: &samples, format: format)
+            }
             // A family with no samples is left out entirely, as client libraries do.
             guard !samples.isEmpty else { continue }
             head.append(contentsOf: exposed.family.header(format))
             head.append(contentsOf: samples)
         }
+        return Collected(format: format, head: head, snapshot: snapshot)
+    }
+
+    public func render(_ collected: Collected) -> [UInt8] {
+        let (format, head, snapshot) = (collected.format, collected.head, collected.snapshot)
         let tail: [UInt8] = format == .openMetrics ? Array("# EOF\n".utf8) : []
         let taskBytes = snapshot.renderedSize(format)
         let total = head.count + taskBytes + tail.count

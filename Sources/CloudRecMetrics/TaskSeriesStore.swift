@@ -160,10 +160,20 @@ public final class TaskSeriesStore: Sendable {
         var slots: [TaskKey: Int] = [:]
         var keys: [TaskKey] = []
         var tasks: [RenderedTask] = []
+        /// Each slot's status, and the tasks per account and status (`cloudrec_tasks`), kept with the series so a
+        /// scrape's counts always agree with its per-task series.
+        var statuses: [TaskStatus] = []
+        var statusCounts: [String: [TaskStatus: Int]] = [:]
         var byteCount = 0
         /// How many tasks have samples in each family (a family's header is written when this is non-zero).
         var familyTasks = [Int](repeating: 0, count: TaskFamilies.all.count)
         var generation: UInt64 = 0
+
+        mutating func countStatus(_ status: TaskStatus, of key: TaskKey, _ sign: Int) {
+            let count = (statusCounts[key.account]?[status] ?? 0) + sign
+            statusCounts[key.account]?[status] = count == 0 ? nil : count
+            if statusCounts[key.account]?.isEmpty == true { statusCounts[key.account] = nil }
+        }
 
         mutating func account(_ task: RenderedTask, sign: Int) {
             byteCount += sign * task.bytes.count
@@ -176,6 +186,8 @@ public final class TaskSeriesStore: Sendable {
         let tasks: [RenderedTask]
         let byteCount: Int
         let familyTasks: [Int]
+        /// Tasks per account and status at the same instant as the series.
+        public let statusCounts: [String: [TaskStatus: Int]]
         public let generation: UInt64
 
         public var count: Int { tasks.count }
@@ -234,13 +246,17 @@ public final class TaskSeriesStore: Sendable {
         storage.withLock { s in
             s.generation &+= 1
             s.account(rendered, sign: 1)
+            s.statusCounts[key.account, default: [:]][export.status, default: 0] += 1
             if let slot = s.slots[key] {
                 s.account(s.tasks[slot], sign: -1)
+                s.countStatus(s.statuses[slot], of: key, -1)
                 s.tasks[slot] = rendered
+                s.statuses[slot] = export.status
             } else {
                 s.slots[key] = s.tasks.count
                 s.keys.append(key)
                 s.tasks.append(rendered)
+                s.statuses.append(export.status)
             }
         }
     }
@@ -253,14 +269,17 @@ public final class TaskSeriesStore: Sendable {
         guard let slot = s.slots.removeValue(forKey: key) else { return }
         s.generation &+= 1
         s.account(s.tasks[slot], sign: -1)
+        s.countStatus(s.statuses[slot], of: key, -1)
         let last = s.tasks.count - 1
         if slot != last {
             s.tasks[slot] = s.tasks[last]
             s.keys[slot] = s.keys[last]
+            s.statuses[slot] = s.statuses[last]
             s.slots[s.keys[slot]] = slot
         }
         s.tasks.removeLast()
         s.keys.removeLast()
+        s.statuses.removeLast()
     }
 
     public func removeAll(where predicate: (TaskKey) -> Bool) {
@@ -276,7 +295,8 @@ public final class TaskSeriesStore: Sendable {
 
     /// The rendered tasks at this instant (O(1): copy-on-write).
     public func renderSnapshot() -> Snapshot {
-        storage.withLock { s in Snapshot(tasks: s.tasks, byteCount: s.byteCount, familyTasks: s.familyTasks, generation: s.generation) }
+        storage.withLock { s in Snapshot(tasks: s.tasks, byteCount: s.byteCount, familyTasks: s.familyTasks, statusCounts: s.statusCounts,
+                                 generation: s.generation) }
     }
 
     /// Every task's rendered series by key (builds a dictionary: for tests and tools, not the scrape path).

@@ -258,7 +258,7 @@ public final class AccountPoller: Sendable {
     /// tracks every task the vendor reports (source `discovery`). A throttled or failed listing is counted and
     /// retried next round.
     func discoveryLoop(_ lister: any TaskLister) async {
-        metrics.registerAccount(vendor: account.vendor, account: account.name, api: lister.listAPIName)
+        metrics.registerAPI(vendor: account.vendor, account: account.name, api: lister.listAPIName)
         var since = Date().addingTimeInterval(-account.discoverInterval)
         while !isStopped, !Task.isCancelled {
             let roundStart = Date()

@@ -15,6 +15,9 @@ public final class PollingEngine: Service, Sendable {
     private let transport: any VendorTransport
     private let logger: Logger
     private let pollers = Mutex<[String: AccountPoller]>([:])
+    /// Held by `apply` and by `track`/`untrack`: a registration during a reload must not slip between a poller's
+    /// replacement and the new poller's schedule sync (it would be tracked and never polled).
+    private let changes = Mutex(())
     private let global = Mutex(GlobalConfig())
     private let newPollers: AsyncStream<AccountPoller>
     private let newPollerSink: AsyncStream<AccountPoller>.Continuation
@@ -45,6 +48,10 @@ public final class PollingEngine: Service, Sendable {
     /// Makes the running state match a (validated) configuration. Tasks keep their state across reloads; only tasks
     /// of removed accounts, or removed from the config and known from no other source, lose their series.
     public func apply(_ config: ExporterConfig) {
+        changes.withLock { _ in applyLocked(config) }
+    }
+
+    private func applyLocked(_ config: ExporterConfig) {
         global.withLock { $0 = config.global }
         let wanted = Dictionary(uniqueKeysWithValues: config.accounts.map { ($0.name, $0) })
         var started: [AccountPoller] = []
@@ -96,6 +103,10 @@ public final class PollingEngine: Service, Sendable {
     /// `durable`, the registration is in the durable store when this returns. Returns whether the task is new.
     @discardableResult
     public func track(_ spec: TaskSpec, source: TaskSource, durable: Bool = false) throws -> Bool {
+        try changes.withLock { _ throws -> Bool in try trackLocked(spec, source: source, durable: durable) }
+    }
+
+    private func trackLocked(_ spec: TaskSpec, source: TaskSource, durable: Bool) throws -> Bool {
         guard let poller = poller(for: spec.account) else { throw UnknownAccount(name: spec.account) }
         guard shard.keeps(spec.key) else { throw OtherShard(task: spec.key, shard: shard) }
         let wasPolled = tracker.task(spec.key)?.needsPolling ?? false
@@ -108,8 +119,10 @@ public final class PollingEngine: Service, Sendable {
     }
 
     public func untrack(_ key: TaskKey, source: TaskSource) {
-        tracker.untrack(key, source: source)
-        if tracker.task(key) == nil { poller(for: key.account)?.unschedule(key) }
+        changes.withLock { _ in
+            tracker.untrack(key, source: source)
+            if tracker.task(key) == nil { poller(for: key.account)?.unschedule(key) }
+        }
     }
 
     /// Call once before `apply` at start: tasks from the durable store, polled again when their account exists.
@@ -155,10 +168,11 @@ public final class PollingEngine: Service, Sendable {
             GaugeCallbackFamily(name: "cloudrec_shard_info",
                                 help: "This replica's shard of the tasks (--shard, --total-shards); always 1. Unsharded replicas report shard 0 of 1.",
                                 labelNames: ["shard", "total_shards"]) { [(shardLabels, 1)] },
-            GaugeCallbackFamily(name: "cloudrec_tasks", help: "Number of tracked recording tasks by common status.",
-                                labelNames: ["vendor", "account", "status"]) { [weak self] in
+            // Counted from the scrape's own snapshot of the task series, so the two always agree.
+            GaugeSnapshotFamily(name: "cloudrec_tasks", help: "Number of tracked recording tasks by common status.",
+                                labelNames: ["vendor", "account", "status"]) { [weak self] snapshot in
                 guard let self else { return [] }
-                return self.tracker.statusCounts(accounts: self.accounts.map { ($0.vendor, $0.name) })
+                return TaskTracker.statusRows(snapshot.statusCounts, accounts: self.accounts.map { ($0.vendor, $0.name) })
             },
             GaugeCallbackFamily(name: "cloudrec_poll_budget_utilization",
                                 help: "Share of this replica's polling budget for the account (rate_limit / total_shards) spent over the last 10 seconds (1 means polling is limited by the budget).",

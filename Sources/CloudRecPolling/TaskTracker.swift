@@ -270,6 +270,11 @@ public final class TaskTracker: Sendable {
         tasks.withLock { all in
             for task in all.values { counts[task.spec.account, default: [:]][task.status, default: 0] += 1 }
         }
+        return Self.statusRows(counts, accounts: accounts)
+    }
+
+    /// Rows for `cloudrec_tasks` from counts per account and status: every status of every account, zeros included.
+    public static func statusRows(_ counts: [String: [TaskStatus: Int]], accounts: [(Vendor, String)]) -> [([String], Double)] {
         var rows: [([String], Double)] = []
         for (vendor, account) in accounts.sorted(by: { $0.1 < $1.1 }) {
             for status in TaskStatus.allCases {

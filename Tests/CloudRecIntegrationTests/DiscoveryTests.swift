@@ -57,15 +57,23 @@ struct DiscoveryTests {
         let port: Int
         var base: String { "http://127.0.0.1:\(port)" }
 
-        init(config: String, storage: String, port: Int) throws {
+        /// With `logFile`, info-level logs go to that file (tests that read what the exporter did).
+        init(config: String, storage: String, port: Int, logFile: String? = nil) throws {
             self.port = port
             process.executableURL = URL(fileURLWithPath: CommandLineTests.binary)
             process.arguments = ["--config.file", config, "--storage.path", storage, "--web.listen-address", "127.0.0.1:\(port)",
-                                 "--log.level", "error"]
+                                 "--log.level", logFile == nil ? "error" : "info"]
             process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
+            if let logFile {
+                FileManager.default.createFile(atPath: logFile, contents: nil)
+                process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
+            } else {
+                process.standardError = FileHandle.nullDevice
+            }
             try process.run()
         }
+
+        var pid: pid_t { process.processIdentifier }
 
         func waitReady() async throws {
             try await eventually("exporter ready on \(port)") {

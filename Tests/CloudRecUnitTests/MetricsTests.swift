@@ -158,18 +158,23 @@ struct TaskRenderingTests {
             store.set(key, TaskExport(vendor: .zego, account: key.account, taskID: key.taskID, status: .running, vendorStatus: "2"))
         }
         #expect(store.count == 3)
+        #expect(store.renderSnapshot().statusCounts == ["x": [.running: 2], "y": [.running: 1]])
         store.set(a, TaskExport(vendor: .zego, account: "x", taskID: "1", status: .completed, vendorStatus: "3"))
         #expect(store.count == 3)
+        #expect(store.renderSnapshot().statusCounts == ["x": [.running: 1, .completed: 1], "y": [.running: 1]])
         store.remove(b)
         #expect(store.count == 2)
         #expect(store.snapshot()[b] == nil)
         store.removeAll { $0.account == "y" }
         #expect(Set(store.snapshot().keys) == [a])
+        // The counts follow the swap-removal of slots: what is left is exactly task a's status.
+        #expect(store.renderSnapshot().statusCounts == ["x": [.completed: 1]])
         var out: [UInt8] = []
         TaskSeriesStore.write(store.snapshot(), format: .openMetrics, into: &out)
         #expect(text(out).contains(#"task_id="1",status="completed"} 1"#))
         store.remove(a)
         #expect(store.count == 0)
+        #expect(store.renderSnapshot().statusCounts.isEmpty)
         out.removeAll()
         TaskSeriesStore.write(store.snapshot(), format: .prometheusText, into: &out)
         #expect(out.isEmpty)
