@@ -108,12 +108,20 @@ struct ConfigReader {
                 continue
             }
             if let allowed, !allowed.contains(key) {
-                report(keyNode, keyPath, "unknown key (allowed here: \(allowed.joined(separator: ", ")))")
+                // Shown only when it reads like a key: a broken line can turn a secret value into a key, and a
+                // secret with no digit in it is vanishingly rare.
+                let unknownPath = Self.looksLikeKeyName(key) ? keyPath : (path.isEmpty ? "" : path + ".") + "<key not shown>"
+                report(keyNode, unknownPath, "unknown key (allowed here: \(allowed.joined(separator: ", ")))")
                 continue
             }
             result.append((key, keyNode, value))
         }
         return result
+    }
+
+    /// Letters, `_`, `-` and `.`, at most 40 characters: what a mistyped key looks like.
+    static func looksLikeKeyName(_ key: String) -> Bool {
+        !key.isEmpty && key.count <= 40 && key.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.letters.contains($0) || "_-.".unicodeScalars.contains($0)) }
     }
 
     static func isPlainKey(_ key: String) -> Bool {

@@ -150,6 +150,21 @@ struct FuzzTests {
         #expect(TaskFileParser.parse(text, file: "r.yml", accounts: []).problems.allSatisfy { !$0.description.contains(Self.secret) })
     }
 
+    /// Found by `mutatedConfigs` (seed HNOSvGq1XfLpR4107GAcwZcDLzJPuZ2Y8k+y03Eog8w=): a duplicated fragment and an
+    /// inserted comma turned the secret value into a key of `credentials`, and the unknown-key message echoed it.
+    @Test("regression: a secret turned into a key is not echoed")
+    func secretAsKey() {
+        let text = String(decoding: Self.mutate(Array(Self.validConfig.utf8), ops: [87245, 6717], bytes: [88]), as: UTF8.self)
+        let loader = ConfigLoader(environment: [:], readFile: { _ in throw CocoaError(.fileNoSuchFile) })
+        do {
+            _ = try loader.parse(yaml: text, file: "regression.yml")
+            Issue.record("expected a problem")
+        } catch {
+            #expect(!"\(error)".contains(Self.secret), "secret in: \(error)")
+            #expect("\(error)".contains("credentials.<key not shown>: unknown key"))
+        }
+    }
+
     /// Inputs that once crashed or misbehaved, kept as fixed cases.
     @Test("regressions", arguments: [
         "", "null", "[]", #"{"serverResponse":{"status":"5"}}"#, #"{"Response":null}"#, #"{"Code":"0","Data":[]}"#,
