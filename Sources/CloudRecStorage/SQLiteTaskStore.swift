@@ -18,6 +18,9 @@ public final class SQLiteTaskStore: TaskPersistence, Service, Sendable {
     public let path: String
     private let pool: DatabasePool
     private let pending = Mutex<[TaskKey: TrackedTask]>([:])
+    /// Held across each write and the write-behind batch it belongs to, so a batch taken before a synchronous save
+    /// cannot be written after it (or be retried over it). `saveLater` does not take it: polling never waits for disk.
+    private let writeOrder = Mutex(())
     private let logger: Logger
     /// Write transactions that failed (full disk, read-only directory), retries included.
     public let writeErrors = Atomic<Int>(0)
@@ -85,8 +88,13 @@ public final class SQLiteTaskStore: TaskPersistence, Service, Sendable {
 
     public func saveNow(_ tasks: [TrackedTask]) throws {
         let rows = try tasks.map(Self.encode)
-        try write { db in
-            for row in rows { try Self.upsert(row, db) }
+        try writeOrder.withLock { _ throws(StorageError) in
+            try write { db in
+                for row in rows { try Self.upsert(row, db) }
+            }
+            // A state still waiting in the write-behind batch for these tasks is older (the tracker hands states
+            // in order), and must not overwrite this one later.
+            pending.withLock { all in for task in tasks { all.removeValue(forKey: task.key) } }
         }
     }
 
@@ -96,10 +104,12 @@ public final class SQLiteTaskStore: TaskPersistence, Service, Sendable {
 
     public func delete(_ keys: [TaskKey]) throws {
         guard !keys.isEmpty else { return }
-        pending.withLock { all in for key in keys { all.removeValue(forKey: key) } }
-        try write { db in
-            for key in keys {
-                try db.execute(sql: "DELETE FROM tasks WHERE account = ? AND task_id = ?", arguments: [key.account, key.taskID])
+        try writeOrder.withLock { _ throws(StorageError) in
+            pending.withLock { all in for key in keys { all.removeValue(forKey: key) } }
+            try write { db in
+                for key in keys {
+                    try db.execute(sql: "DELETE FROM tasks WHERE account = ? AND task_id = ?", arguments: [key.account, key.taskID])
+                }
             }
         }
     }
@@ -173,19 +183,25 @@ public final class SQLiteTaskStore: TaskPersistence, Service, Sendable {
     /// batch is retried next time. While the store fails with nothing pending, a header write probes it, so the
     /// health metrics recover with the disk even when nothing else is written.
     public func flush() {
-        let batch = pending.withLock { all -> [TrackedTask] in
-            defer { all.removeAll(keepingCapacity: true) }
-            return Array(all.values)
-        }
-        guard !batch.isEmpty else {
-            if !isWritable { try? write { db in try db.execute(sql: "PRAGMA user_version = 1") } }
-            return
-        }
-        do {
-            try saveNow(batch)
-        } catch {
-            logger.debug("task state not saved, will retry", metadata: ["error": .string("\(error)"), "tasks": .stringConvertible(batch.count)])
-            pending.withLock { all in for task in batch where all[task.key] == nil { all[task.key] = task } }
+        writeOrder.withLock { _ in
+            let batch = pending.withLock { all -> [TrackedTask] in
+                defer { all.removeAll(keepingCapacity: true) }
+                return Array(all.values)
+            }
+            guard !batch.isEmpty else {
+                if !isWritable { try? write { db in try db.execute(sql: "PRAGMA user_version = 1") } }
+                return
+            }
+            do {
+                let rows = try batch.map(Self.encode)
+                try write { db in
+                    for row in rows { try Self.upsert(row, db) }
+                }
+            } catch {
+                logger.debug("task state not saved, will retry", metadata: ["error": .string("\(error)"), "tasks": .stringConvertible(batch.count)])
+                // Newer states handed in meanwhile win over the batch.
+                pending.withLock { all in for task in batch where all[task.key] == nil { all[task.key] = task } }
+            }
         }
     }
 
