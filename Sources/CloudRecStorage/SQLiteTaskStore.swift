@@ -12,12 +12,17 @@ import Synchronization
 /// so a restart does not announce finished tasks as new. One row per task, the task as JSON.
 ///
 /// A write that fails at run time (full disk, read-only data directory) is reported, never fatal: the caller gets the
-/// error (a registration answers 503), poll results stay pending in memory and are retried every second, the
+/// error (a registration answers 503), poll results and deletions stay pending in memory and are retried every second, the
 /// `cloudrec_storage_*` metrics show it, and one log line marks each change between failing and working.
 public final class SQLiteTaskStore: TaskPersistence, Service, Sendable {
     public let path: String
     private let pool: DatabasePool
-    private let pending = Mutex<[TaskKey: TrackedTask]>([:])
+    /// Writes not yet on disk: poll results (written behind each second) and anything refused by a failing store.
+    private let pending = Mutex<[TaskKey: PendingWrite]>([:])
+    private enum PendingWrite {
+        case save(TrackedTask)
+        case remove
+    }
     /// Held across each write and the write-behind batch it belongs to, so a batch taken before a synchronous save
     /// cannot be written after it (or be retried over it). `saveLater` does not take it: polling never waits for disk.
     private let writeOrder = Mutex(())
@@ -99,17 +104,22 @@ public final class SQLiteTaskStore: TaskPersistence, Service, Sendable {
     }
 
     public func saveLater(_ task: TrackedTask) {
-        pending.withLock { $0[task.key] = task }
+        pending.withLock { $0[task.key] = .save(task) }
     }
 
+    /// Throws when the rows could not be deleted now; the deletion is then retried with the write-behind batch, so a
+    /// task forgotten during a fault does not come back at the next start.
     public func delete(_ keys: [TaskKey]) throws {
         guard !keys.isEmpty else { return }
         try writeOrder.withLock { _ throws(StorageError) in
             pending.withLock { all in for key in keys { all.removeValue(forKey: key) } }
-            try write { db in
-                for key in keys {
-                    try db.execute(sql: "DELETE FROM tasks WHERE account = ? AND task_id = ?", arguments: [key.account, key.taskID])
+            do throws(StorageError) {
+                try write { db in
+                    for key in keys { try Self.remove(key, db) }
                 }
+            } catch {
+                pending.withLock { all in for key in keys where all[key] == nil { all[key] = .remove } }
+                throw error
             }
         }
     }
@@ -144,7 +154,7 @@ public final class SQLiteTaskStore: TaskPersistence, Service, Sendable {
 
     /// Whether the last write attempt succeeded (true from the start: opening the store writes to it).
     public var isWritable: Bool { !health.withLock { $0.failing } }
-    /// Poll results waiting for the next write-behind batch (or for the store to work again).
+    /// Poll results and deletions waiting for the next write-behind batch (or for the store to work again).
     public var pendingCount: Int { pending.withLock { $0.count } }
 
     /// The store's health, exported with the exporter's own metrics (only when a store is configured).
@@ -158,7 +168,7 @@ public final class SQLiteTaskStore: TaskPersistence, Service, Sendable {
                 Double(writeErrors.load(ordering: .relaxed))
             },
             GaugeCallbackFamily(name: "cloudrec_storage_pending_writes",
-                                help: "Task states changed in memory but not yet written to the task database.",
+                                help: "Task states changed (or tasks removed) in memory but not yet written to the task database.",
                                 labelNames: []) { [self] in [([], Double(pendingCount))] },
         ]
     }
@@ -184,23 +194,28 @@ public final class SQLiteTaskStore: TaskPersistence, Service, Sendable {
     /// health metrics recover with the disk even when nothing else is written.
     public func flush() {
         writeOrder.withLock { _ in
-            let batch = pending.withLock { all -> [TrackedTask] in
+            let batch = pending.withLock { all -> [TaskKey: PendingWrite] in
                 defer { all.removeAll(keepingCapacity: true) }
-                return Array(all.values)
+                return all
             }
             guard !batch.isEmpty else {
                 if !isWritable { try? write { db in try db.execute(sql: "PRAGMA user_version = 1") } }
                 return
             }
             do {
-                let rows = try batch.map(Self.encode)
+                let rows = try batch.map { key, write in
+                    if case let .save(task) = write { return (key, Optional(try Self.encode(task))) }
+                    return (key, nil)
+                }
                 try write { db in
-                    for row in rows { try Self.upsert(row, db) }
+                    for (key, row) in rows {
+                        if let row { try Self.upsert(row, db) } else { try Self.remove(key, db) }
+                    }
                 }
             } catch {
                 logger.debug("task state not saved, will retry", metadata: ["error": .string("\(error)"), "tasks": .stringConvertible(batch.count)])
                 // Newer states handed in meanwhile win over the batch.
-                pending.withLock { all in for task in batch where all[task.key] == nil { all[task.key] = task } }
+                pending.withLock { all in for (key, write) in batch where all[key] == nil { all[key] = write } }
             }
         }
     }
@@ -249,6 +264,10 @@ public final class SQLiteTaskStore: TaskPersistence, Service, Sendable {
         encoder.outputFormatting = [.sortedKeys]
         let body = String(decoding: try encoder.encode(task), as: UTF8.self)
         return EncodedTask(account: task.spec.account, taskID: task.spec.id, body: body)
+    }
+
+    static func remove(_ key: TaskKey, _ db: Database) throws {
+        try db.execute(sql: "DELETE FROM tasks WHERE account = ? AND task_id = ?", arguments: [key.account, key.taskID])
     }
 
     static func upsert(_ row: EncodedTask, _ db: Database) throws {
