@@ -12,8 +12,8 @@ import Synchronization
 /// so a restart does not announce finished tasks as new. One row per task, the task as JSON.
 ///
 /// A write that fails at run time (full disk, read-only data directory) is reported, never fatal: the caller gets the
-/// error (a registration answers 503), poll results and deletions stay pending in memory and are retried every second, the
-/// `cloudrec_storage_*` metrics show it, and one log line marks each change between failing and working.
+/// error (a registration answers 503), poll results and deletions stay pending in memory and are retried every
+/// second, the `cloudrec_storage_*` metrics show it, and one log line marks each change between failing and working.
 public final class SQLiteTaskStore: TaskPersistence, Service, Sendable {
     public let path: String
     private let pool: DatabasePool
@@ -147,7 +147,7 @@ public final class SQLiteTaskStore: TaskPersistence, Service, Sendable {
             return health.failing ? health.failures : nil
         }
         if let recovered {
-            logger.notice("task store writes work again", metadata: ["path": .string(path), "failed_writes": .stringConvertible(recovered),
+            logger.info("task store writes work again", metadata: ["path": .string(path), "failed_writes": .stringConvertible(recovered),
                                                                      "pending": .stringConvertible(pendingCount)])
         }
     }
