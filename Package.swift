@@ -62,7 +62,7 @@ let package = Package(
         ], swiftSettings: swiftSettings),
         // Durable task state (SQLite through GRDB, WAL mode): registrations and last known states survive restarts.
         .target(name: "CloudRecStorage", dependencies: [
-            "CloudRecCore", "CloudRecPolling",
+            "CloudRecCore", "CloudRecMetrics", "CloudRecPolling",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -100,7 +100,8 @@ start alertmanager "$ALERTMANAGER" --config.file="$tmp/alertmanager.yml" --stora
   --web.listen-address="127.0.0.1:$am_port" --cluster.listen-address=
 
 # Polls every second: Agora answers status 20 (abnormal exit) for only a few seconds before it returns 404.
-start exporter "$EXPORTER" --demo --demo.poll-interval 1s --web.listen-address 127.0.0.1:0
+# With a task database, as in production (the storage panels and CloudRecStorageFailing need its metrics).
+start exporter "$EXPORTER" --demo --demo.poll-interval 1s --web.listen-address 127.0.0.1:0 --storage.path "$tmp/data/cloudrec.db"
 exporter_addr=$("${driver[@]}" wait-log "$tmp/exporter.log" 'msg=listening address=(127\.0\.0\.1:\d+)' --timeout 30)
 simulators=$("${driver[@]}" wait-log "$tmp/exporter.log" 'demo simulators running.*accounts="([^"]+)"' --timeout 30)
 "${driver[@]}" wait-url "http://$exporter_addr/-/ready" --timeout 30

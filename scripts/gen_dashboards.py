@@ -43,6 +43,10 @@ UP_FAILED = 'upload_state="failed"'
 UP_BACKUP = 'upload_state="backup_uploaded"'
 UP_BOTH = 'upload_state=~"failed|backup_uploaded"'
 NOT_OK = 'outcome!~"success|not_found"'
+# A 0/1 health gauge shown as Failed/OK.
+OK_FAILED = [{"type": "value", "options": {
+    "0": {"text": "Failed", "color": "red", "index": 0},
+    "1": {"text": "OK", "color": "green", "index": 1}}}]
 TASK_LINK = (
     "/d/cloudrec-task-detail/cloudrec-task-detail?var-datasource=${datasource}&var-job=${job}"
     "&var-vendor=${__data.fields.vendor}&var-account=${__data.fields.account}"
@@ -438,9 +442,7 @@ def overview():
                    targets((f"sum(up{{{J}}})", "up"), (f"count(up{{{J}}})", "targets")), graph=False), 4, 5)
     add(C, L, stat("Config reload", "Last configuration reload per replica (0 = failed, still on the old config).",
                    targets((f"min(cloudrec_config_last_reload_successful{{{J}}})", "reload")),
-                   mappings=[{"type": "value", "options": {
-                       "0": {"text": "Failed", "color": "red", "index": 0},
-                       "1": {"text": "OK", "color": "green", "index": 1}}}], graph=False), 4, 5)
+                   mappings=OK_FAILED, graph=False), 4, 5)
     add(C, L, stat("Since last successful reload", "Time since the last successful configuration (re)load.",
                    targets((f"time() - max(cloudrec_config_last_reload_success_timestamp_seconds{{{J}}})", "age")),
                    unit="s", graph=False), 4, 5)
@@ -454,6 +456,17 @@ def overview():
                          unit="percentunit"), 8, 8)
     add(C, L, table("Shards", "cloudrec_shard_info per replica; every shard 0..total_shards-1 must appear once.",
                     [target(f"cloudrec_shard_info{{{J}}}", "", "A", instant=True)], hide=("Time", "Value")), 8, 8)
+    add(C, L, stat("Task store", "Whether the last write to each replica's task database succeeded (worst replica). "
+                   "Failed: full disk or read-only data directory; registrations get 503. Alert CloudRecStorageFailing.",
+                   targets((f"min(cloudrec_storage_writable{{{J}}})", "writable")),
+                   mappings=OK_FAILED, graph=False), 4, 8)
+    add(C, L, timeseries("Task store write errors", "Failed writes to the task database per second, per replica "
+                         "(about 1/s while it fails: the exporter retries every second).",
+                         targets((f"sum by (instance) (rate(cloudrec_storage_write_errors_total{{{J}}}[$__rate_interval]))",
+                                  "{{instance}}")), unit="ops", steps=[(0.001, "red")]), 10, 8)
+    add(C, L, timeseries("Task store pending writes", "Task states changed in memory but not yet in the task database, "
+                         "per replica (written each second; they pile up while the store fails).",
+                         targets((f"cloudrec_storage_pending_writes{{{J}}}", "{{instance}}"))), 10, 8)
 
     variables = [
         datasource_var(),

@@ -48,7 +48,7 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
         taskFiles = TaskFileWatcher(engine: engine, logger: logger)
         callbacks = CallbackIntake(engine: engine, logger: logger)
         exposition = MetricsExposition(store: store, families: metrics.families + engine.scrapeFamilies() + taskFiles.families
-            + callbacks.families + ProcessMetrics.families())
+            + callbacks.families + (persistence?.metricFamilies ?? []) + ProcessMetrics.families())
     }
 
     public var version: String { BuildInfo.version }

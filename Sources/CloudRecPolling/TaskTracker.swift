@@ -110,6 +110,12 @@ public protocol TaskPersistence: Sendable {
     func saveLater(_ task: TrackedTask)
     func delete(_ keys: [TaskKey]) throws
     func loadAll() throws -> [TrackedTask]
+    /// The store's health metrics, exported with the exporter's own (none by default).
+    var metricFamilies: [any ExposedFamily] { get }
+}
+
+extension TaskPersistence {
+    public var metricFamilies: [any ExposedFamily] { [] }
 }
 
 /// All tracked tasks and their exported series. Thread-safe; the pollers, the reload path and (later) the

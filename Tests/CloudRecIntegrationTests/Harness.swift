@@ -6,6 +6,7 @@ import CloudRecHTTP
 import CloudRecPolling
 import CloudRecSimulatorServer
 import CloudRecSimulators
+import CloudRecStorage
 import Foundation
 import Hummingbird
 import Logging
@@ -24,8 +25,10 @@ struct Harness {
 
     var metricsURL: String { "http://127.0.0.1:\(port)/metrics" }
 
-    /// `configure` adjusts the generated config (intervals, tasks) before the exporter starts.
+    /// `configure` adjusts the generated config (intervals, tasks) before the exporter starts. With a `store`, tasks
+    /// are persisted there (its write-behind loop runs with the exporter) and the registration API is served.
     static func run(accounts: [SimulatedAccount], source: ((ExporterConfig) throws -> ConfigSource)? = nil,
+                    store: SQLiteTaskStore? = nil,
                     configure: (inout ExporterConfig) -> Void = { _ in },
                     _ body: (Harness) async throws -> Void) async throws {
         var logger = Logger(label: "test")
@@ -44,15 +47,19 @@ struct Harness {
             }
             configure(&config)
             let configSource = try source?(config) ?? .fixed(config)
-            let exporter = ExporterApp(source: configSource, transport: AsyncHTTPClientTransport(client: .shared), logger: logger)
+            let exporter = ExporterApp(source: configSource, transport: AsyncHTTPClientTransport(client: .shared), logger: logger,
+                                       persistence: store)
             try exporter.start()
             let boundPort = PortBox()
             let application = Application(
-                router: ExporterRouter.build(control: exporter, telemetryPath: "/metrics", callbacks: exporter),
+                router: ExporterRouter.build(control: exporter, telemetryPath: "/metrics", registry: store == nil ? nil : exporter,
+                                             callbacks: exporter),
                 configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                 onServerRunning: { channel in boundPort.set(channel.localAddress?.port ?? 0) },
                 logger: logger)
-            let exporterGroup = ServiceGroup(services: [exporter.engine, application] as [any Service], logger: logger)
+            var services: [any Service] = [exporter.engine, application]
+            if let store { services.append(store) }
+            let exporterGroup = ServiceGroup(services: services, logger: logger)
             outer.addTask { try await exporterGroup.run() }
             var failure: (any Error)?
             do {
