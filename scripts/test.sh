@@ -2,7 +2,7 @@
 # The test command (README "Run the tests"; .ci/run calls exactly this). It installs what the tests need on a
 # fresh Debian machine (promtool, Prometheus, Alertmanager, the vendors' Python SDKs for signature cross-checks),
 # then checks the alert rules and dashboards, builds, runs the end-to-end test (scripts/e2e.sh: real Prometheus and
-# Alertmanager against the demo), then `swift test` (unit and integration tests, debug build).
+# Alertmanager against the demo), then `swift test`: unit tests in parallel, integration tests one at a time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,4 +45,10 @@ python3 -c "from openapi_spec_validator import validate; from openapi_spec_valid
 echo "== swift test"
 swift build --build-tests
 bash scripts/e2e.sh  # real Prometheus + Alertmanager against the demo; prints its duration
-swift test 2>&1 | tee .build/swift-test.log
+# Unit tests in parallel; integration tests one at a time: several of them measure time (scrape p99 under faults,
+# the healthy account's poll rate, recovery within one poll interval, soak RSS slope) and must not share the two
+# cores with each other. Reports: .build/fault-report.txt, .build/soak-report.txt.
+swift test --skip-build --filter CloudRecUnitTests 2>&1 | tee .build/swift-test.log
+swift test --skip-build --no-parallel --filter CloudRecIntegrationTests 2>&1 | tee -a .build/swift-test.log
+echo "== figures"
+for report in .build/fault-report.txt .build/soak-report.txt; do [ -f "$report" ] && { cat "$report"; echo; }; done; true

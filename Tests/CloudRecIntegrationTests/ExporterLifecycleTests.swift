@@ -9,14 +9,9 @@ import Testing
 struct ExporterLifecycleTests {
     static func accounts() -> [SimulatedAccount] {
         let clock = SimClock()
-        let demo = AgoraSimulator.demoAccount(clock: clock, name: "agora-it")
-        let template = demo.simulator as! AgoraSimulator
         // Ended recordings answer 8/20 for 60 s before 404, so a loaded machine cannot miss the abnormal exit
         // (Agora's real window is short; that case is covered by the not-found grace, not by this test).
-        let agora = SimulatedAccount(name: demo.name, vendor: .agora,
-                                     simulator: AgoraSimulator(book: template.book, appID: template.appID, customerID: template.customerID,
-                                                               customerSecret: template.customerSecret, endedLingerSeconds: 60),
-                                     fields: demo.fields, credentials: demo.credentials, taskFields: demo.taskFields)
+        let agora = AgoraSimulator.demoAccount(clock: clock, name: "agora-it", endedLingerSeconds: 60)
         return [agora, ZegoSimulator.demoAccount(clock: clock, name: "zego-it")]
     }
 

@@ -49,12 +49,7 @@ struct FaultSuiteTests {
         let clock = SimClock()
         let zego = ZegoSimulator.demoAccount(clock: clock, name: "faulty-zego")
         (zego.simulator as! ZegoSimulator).limiter.setLimit(200)
-        let demoAgora = AgoraSimulator.demoAccount(clock: clock, name: "steady-agora")
-        let template = demoAgora.simulator as! AgoraSimulator
-        let agora = SimulatedAccount(name: demoAgora.name, vendor: .agora,
-                                     simulator: AgoraSimulator(book: template.book, appID: template.appID, customerID: template.customerID,
-                                                               customerSecret: template.customerSecret, qps: 200),
-                                     fields: demoAgora.fields, credentials: demoAgora.credentials, taskFields: demoAgora.taskFields)
+        let agora = AgoraSimulator.demoAccount(clock: clock, name: "steady-agora", qps: 200)
         var tasks: [TaskSpec] = []
         for account in [zego, agora] {
             for index in 0..<Self.tasksPerAccount {

@@ -23,14 +23,9 @@ struct SoakTests {
     @Test("churn under faults: memory flat, series bounded, no fd leak")
     func soak() async throws {
         let clock = SimClock()
-        let demoAgora = AgoraSimulator.demoAccount(clock: clock, name: "soak-agora")
-        let template = demoAgora.simulator as! AgoraSimulator
         // Ended recordings answer status 8/20 for a minute before 404, so the soak measures churn, not Agora's
         // 90-second failover grace.
-        let agoraSimulator = AgoraSimulator(book: template.book, appID: template.appID, customerID: template.customerID,
-                                            customerSecret: template.customerSecret, qps: 600, endedLingerSeconds: 60)
-        let agora = SimulatedAccount(name: demoAgora.name, vendor: .agora, simulator: agoraSimulator, fields: demoAgora.fields,
-                                     credentials: demoAgora.credentials, taskFields: demoAgora.taskFields)
+        let agora = AgoraSimulator.demoAccount(clock: clock, name: "soak-agora", qps: 600, endedLingerSeconds: 60)
         let zego = ZegoSimulator.demoAccount(clock: clock, name: "soak-zego")
         (zego.simulator as! ZegoSimulator).limiter.setLimit(600)
         let retention = 3.0

@@ -122,10 +122,12 @@ public enum SimulatorFleet {
 }
 
 public extension AgoraSimulator {
-    static func demoAccount(clock: SimClock, name: String = "agora-demo") -> SimulatedAccount {
+    /// `qps` and `endedLingerSeconds` default to the simulator's (the vendor's documented limit, a short linger).
+    static func demoAccount(clock: SimClock, name: String = "agora-demo", qps: Int = 10, endedLingerSeconds: Double = 5) -> SimulatedAccount {
         let credentials = ["customer_id": "demo-customer", "customer_secret": "demo-customer-secret"]
         let simulator = AgoraSimulator(book: SimTaskBook(clock: clock), appID: "0123456789abcdef0123456789abcdef",
-                                       customerID: credentials["customer_id"]!, customerSecret: credentials["customer_secret"]!)
+                                       customerID: credentials["customer_id"]!, customerSecret: credentials["customer_secret"]!,
+                                       qps: qps, endedLingerSeconds: endedLingerSeconds)
         return SimulatedAccount(name: name, vendor: .agora, simulator: simulator, fields: ["app_id": simulator.appID],
                                 credentials: credentials,
                                 taskFields: { id in ["resource_id": "rid-\(id)", "mode": "mix"] })
