@@ -24,6 +24,9 @@ public final class TaskFileWatcher: Service, Sendable {
     private let logger: Logger
     private let patterns = Mutex<[String]>([])
     private let files = Mutex<[String: FileState]>([:])
+    /// One refresh at a time: a reload's refresh and the timer's would otherwise both read the old file states and
+    /// apply their changes over each other.
+    private let refreshing = Mutex(())
     private let refreshSeconds: Double
     public let loadSuccessful = GaugeFamily(
         name: "cloudrec_discovery_file_load_successful", help: "Whether the last read of a task discovery file succeeded.",
@@ -57,6 +60,10 @@ public final class TaskFileWatcher: Service, Sendable {
 
     /// Re-reads changed files and makes the `file` source match their union.
     public func refresh() {
+        refreshing.withLock { _ in refreshNow() }
+    }
+
+    private func refreshNow() {
         let paths = Set(patterns.withLock { $0 }.flatMap(Self.glob))
         let accounts = engine.accounts
         var known = files.withLock { $0 }

@@ -120,15 +120,28 @@ public struct ExporterWebError: Error, CustomStringConvertible {
 
 /// Basic auth on every exporter endpoint except those with their own authentication: the registration API (bearer
 /// token) and vendor callbacks (vendor signatures). bcrypt is slow on purpose, so a verified user/password pair is
-/// cached by its SHA-256 for a minute; unknown users are checked against a dummy hash so timing reveals nothing.
+/// cached by its SHA-256 for a minute. An unknown user is checked against a dummy hash of the highest cost
+/// configured, so a wrong password and an unknown user take the same bcrypt work: timing reveals neither.
 public struct BasicAuthMiddleware: RouterMiddleware {
     public typealias Context = BasicRequestContext
     let users: [String: String]
     let cache = VerifiedCache()
-    static let dummyHash = "$2b$10$abcdefghijklmnopqrstuuqflPDzB6gcMhKa1rZqKiun2YGL5sa2u"
+    /// Matches no password: its checksum part is not any password's (verified against the computed hash as a whole).
+    let dummyHash: String
     static let exemptPrefixes = ["/api/", "/callbacks/"]
 
-    public init(users: [String: String]) { self.users = users }
+    public init(users: [String: String]) {
+        self.users = users
+        let cost = users.values.compactMap(Self.cost).max() ?? 10
+        dummyHash = "$2b$" + (cost < 10 ? "0" : "") + "\(cost)$" + "cloudrecDummySaltForNo" + String(repeating: ".", count: 31)
+    }
+
+    /// The cost of a `$2a$`/`$2b$`/`$2y$` hash.
+    static func cost(of hash: String) -> Int? {
+        let parts = hash.split(separator: "$", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0].isEmpty, ["2a", "2b", "2y"].contains(parts[1]), let cost = Int(parts[2]) else { return nil }
+        return cost
+    }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
@@ -148,7 +161,7 @@ public struct BasicAuthMiddleware: RouterMiddleware {
         let key = Data(SHA256.hash(data: Data("\(user)\u{0}\(password)".utf8)))
         if cache.contains(key) { return true }
         let hash = users[user]
-        let matches = ccrypt_verify(password, hash ?? Self.dummyHash) == 1 && hash != nil
+        let matches = ccrypt_verify(password, hash ?? dummyHash) == 1 && hash != nil
         if matches { cache.insert(key) }
         return matches
     }

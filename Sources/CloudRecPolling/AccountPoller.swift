@@ -74,7 +74,7 @@ public final class AccountPoller: Sendable {
         self.account = account
         self.client = client
         // With sharding, every replica polls its share of the account's tasks within its share of rate_limit.
-        self.budget = RequestBudget(limit: account.rateLimit * min(1, max(budgetShare, 1e-6)))
+        self.budget = RequestBudget(limit: account.rateLimit * min(1, max(budgetShare, 1e-6)), maxRefusalPause: account.pollInterval / 2)
         self.tracker = tracker
         self.metrics = metrics
         self.transport = transport.forAccount(account)

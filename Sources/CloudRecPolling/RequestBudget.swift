@@ -18,6 +18,14 @@ import Synchronization
 ///   additive recovery (2% of `rate_limit` per 5 s). Each throttle that follows a recovery doubles the hold (30 s up
 ///   to 5 min), so a `rate_limit` that is set too high costs a throttled call every few minutes, not every few
 ///   seconds.
+/// * **Refusal pause** when a refusal follows another with no admitted call in between, or the vendor admitted none
+///   of our calls in the second before it: the vendor is refusing everything (an incident, or other clients
+///   spending the whole quota), which says no more about our rate than the first refusal did. The rate keeps that
+///   one decrease and sending pauses instead, 0.25 s doubling up to `maxRefusalPause` (half the account's poll
+///   interval), one probe per pause; the first admitted call ends it. So a throttling burst costs a few probes, and
+///   polling is back at (nearly) full rate within one poll interval after it ends. Cutting the rate on every refusal
+///   of a burst took it to the floor and minutes to recover: long enough for a churning fleet's ended tasks to pile
+///   up unseen (found by the 10-minute soak).
 public final class RequestBudget: Sendable {
     /// Sends, oldest first, with a moving head (amortised O(1) append and prune), and when each was answered.
     struct SendLog {
@@ -86,9 +94,15 @@ public final class RequestBudget: Sendable {
         var hold: Double
         var lastRecovery: Double = -.infinity
         var throttles: Int = 0
+        /// The current refusal pause (0: none); calls sent before `refusalPauseStarted` were already in flight.
+        var refusalPause: Double = 0
+        var admittedSinceThrottle = true
+        var refusalPauseStarted: Double = -.infinity
+        var maxRefusalPause: Double
 
-        init(limit: Double) {
+        init(limit: Double, maxRefusalPause: Double) {
             self.limit = limit
+            self.maxRefusalPause = max(maxRefusalPause, RequestBudget.initialRefusalPause)
             rate = limit * RequestBudget.safetyMargin
             windowCount = RequestBudget.windowCount(forRate: rate)
             hold = RequestBudget.initialHold
@@ -108,10 +122,11 @@ public final class RequestBudget: Sendable {
     public static let recoveryStep = 0.02
     public static let recoveryEvery = 5.0
     public static let utilizationWindow = 10.0
+    public static let initialRefusalPause = 0.25
 
     private let state: Mutex<State>
 
-    public init(limit: Double) { state = Mutex(State(limit: limit)) }
+    public init(limit: Double, maxRefusalPause: Double = 15) { state = Mutex(State(limit: limit, maxRefusalPause: maxRefusalPause)) }
 
     public var limit: Double { state.withLock { $0.limit } }
     public var currentRate: Double { state.withLock { $0.rate } }
@@ -164,6 +179,8 @@ public final class RequestBudget: Sendable {
     public func recordAdmitted(sentAt: Double, now: Double) {
         state.withLock { s in
             Self.answered(&s, sentAt: sentAt, now: now)
+            s.refusalPause = 0
+            s.admittedSinceThrottle = true
             s.admitted.append(sentAt)
             if s.admitted.count > max(64, Int(s.limit * Self.window * 4)) {
                 s.admitted.removeAll { $0 < now - 2 * Self.window }
@@ -183,13 +200,24 @@ public final class RequestBudget: Sendable {
             if let retryAfter, retryAfter > 0 {
                 s.pausedUntil = max(s.pausedUntil, now + min(retryAfter, 60))
             }
+            // The vendor's window at the refusal: admitted sends in (sentAt - window, sentAt].
+            let admittedInWindow = s.admitted.reduce(0) { $0 + ($1 > sentAt - Self.window && $1 <= sentAt ? 1 : 0) }
+            let inStreak = !s.admittedSinceThrottle
+            s.admittedSinceThrottle = false
+            if inStreak || admittedInWindow == 0 {
+                // Refusing everything: pause (the probe that ends a pause doubles it), keep the rate.
+                if sentAt >= s.refusalPauseStarted {
+                    s.refusalPause = s.refusalPause == 0 ? Self.initialRefusalPause : min(s.refusalPause * 2, s.maxRefusalPause)
+                    s.refusalPauseStarted = now
+                    s.pausedUntil = max(s.pausedUntil, now + s.refusalPause)
+                }
+                return
+            }
             // Requests sent before the last decrease took effect were planned at the old rate: one decrease per
             // round trip, as TCP does.
             guard sentAt >= s.lastDecrease else { return }
             // Multiplicative decrease by a factor between `strongestDecrease` and `mildestDecrease`, chosen by the
             // rate the vendor admitted in the second before the refusal (no admitted call: the strongest).
-            // The vendor's window at the refusal: admitted sends in (sentAt - window, sentAt].
-            let admittedInWindow = s.admitted.reduce(0) { $0 + ($1 > sentAt - Self.window && $1 <= sentAt ? 1 : 0) }
             let measured = Double(admittedInWindow) / Self.window * Self.safetyMargin
             let rate = min(max(measured, s.rate * Self.strongestDecrease), s.rate * Self.mildestDecrease)
             s.rate = max(rate, s.limit * Self.minimumFactor)

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+@testable import CloudRecHTTP
 import Foundation
 import NIOCore
 import NIOSSL
@@ -97,4 +98,28 @@ struct WebConfigTests {
         #expect((try? await Harness.request("http://127.0.0.1:\(port)/-/healthy").status) != 200)
         }
     }
+
+    @Test("a wrong password and an unknown user cost the same bcrypt work (no timing oracle for user names)")
+    func constantTimeRejection() {
+        // Cost 12 (python3 crypt.crypt("secret", mksalt(METHOD_BLOWFISH, rounds=2**12))): slow enough that bcrypt
+        // dominates every other cost of the check.
+        let slowHash = "$2b$12$G2mlggHJbdFGxylBJniTA.Pz3jwCDormdBQSyloMscI3/TC0jxs.K"
+        let middleware = BasicAuthMiddleware(users: ["prometheus": slowHash, "grafana": Self.hash])
+        func median(_ user: String, _ password: String) -> Double {
+            var times: [Double] = []
+            for _ in 0..<3 {
+                let start = DispatchTime.now().uptimeNanoseconds
+                #expect(!middleware.verify(user: user, password: password))
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
+            return times.sorted()[1]
+        }
+        let wrongPassword = median("prometheus", "wrong")
+        let unknownUser = median("nobody", "secret")
+        let ratio = unknownUser / wrongPassword
+        #expect(ratio > 0.6 && ratio < 1.6, "unknown user \(unknownUser)s vs wrong password \(wrongPassword)s")
+        #expect(middleware.verify(user: "prometheus", password: "secret"), "the right password still passes")
+        #expect(!middleware.verify(user: "nobody", password: ""), "an empty password never matches the dummy hash")
+    }
 }
+

@@ -78,6 +78,7 @@ struct RequestBudgetTests {
     func onceperRoundTrip() {
         let budget = RequestBudget(limit: 10)
         budget.recordSend(at: 0)
+        budget.recordAdmitted(sentAt: 0, now: 0.05)
         budget.recordSend(at: 0.1)
         budget.recordThrottled(sentAt: 0.1, now: 0.2, retryAfter: nil)
         let afterFirst = budget.currentRate
@@ -87,6 +88,35 @@ struct RequestBudgetTests {
         #expect(budget.currentRate == afterFirst)
         #expect(budget.nextSendTime(now: 0.3) >= 3.25)
         #expect(budget.throttleCount == 2)
+    }
+
+    @Test("a vendor refusing everything pauses sending (doubling to the cap) instead of cutting the rate; full rate after")
+    func refusalPause() {
+        let budget = RequestBudget(limit: 10, maxRefusalPause: 1)
+        let fullRate = budget.currentRate
+        var sent: [Double] = []
+        // The vendor refuses every call from t=10 to t=20, admits them otherwise.
+        _ = Self.drive(budget, from: 0, to: 30, onSend: { time in
+            sent.append(time)
+            if time >= 10 && time < 20 {
+                budget.recordThrottled(sentAt: time, now: time + 0.005, retryAfter: nil)
+            } else {
+                budget.recordAdmitted(sentAt: time, now: time + 0.005)
+            }
+        })
+        #expect(budget.currentRate >= fullRate * RequestBudget.mildestDecrease - 1e-9,
+                "one mild decrease at the burst's first refusal, none for the rest: \(budget.currentRate)")
+        let during = sent.filter { $0 >= 11 && $0 < 20 }.count
+        #expect(during >= 8 && during <= 12, "about one probe per capped pause (1 s): \(during)")
+        let firstAfter = sent.first { $0 >= 20 } ?? .infinity
+        #expect(firstAfter < 21, "a probe within the cap after the burst ends: \(firstAfter)")
+        let after = sent.filter { $0 >= 22 && $0 < 30 }.count
+        #expect(Double(after) / 8 >= 8.5, "back at (nearly) full rate: \(Double(after) / 8)/s")
+        // Calls already in flight when a pause starts do not double it again.
+        let fresh = RequestBudget(limit: 10, maxRefusalPause: 8)
+        fresh.recordThrottled(sentAt: 0, now: 0.01, retryAfter: nil)
+        fresh.recordThrottled(sentAt: 0.005, now: 0.02, retryAfter: nil)
+        #expect(fresh.nextSendTime(now: 0.02) <= 0.01 + RequestBudget.initialRefusalPause + 1e-9)
     }
 
     @Test("a request that reached the vendor late (slow connection) moves the window guard with it")
