@@ -67,6 +67,8 @@ public enum JSONValue: Sendable, Hashable {
     }
 
     public var intValue: Int? { doubleValue.flatMap { $0 == $0.rounded() ? Int(exactly: $0) : nil } }
+    /// A whole count (bytes), fractions dropped; nil when out of range or not a number (`Int64(_:)` would trap).
+    public var int64Value: Int64? { doubleValue.flatMap { Int64(exactly: $0.rounded(.towardZero)) } }
     public var boolValue: Bool? {
         switch self {
         case let .bool(b): return b

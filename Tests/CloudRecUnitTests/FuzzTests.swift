@@ -169,6 +169,9 @@ struct FuzzTests {
     @Test("regressions", arguments: [
         "", "null", "[]", #"{"serverResponse":{"status":"5"}}"#, #"{"Response":null}"#, #"{"Code":"0","Data":[]}"#,
         #"{"RecordJob":[]}"#, #"{"TaskInfo":{"Status":null}}"#, #"{"Data":{"Status":1e309}}"#,
+        // Found with CLOUDREC_FUZZ_ITERATIONS=100000: a file size past Int64.max trapped in Int64(_:).
+        #"{"Code":0,"Data":{"Status":2,"RecordFiles":[{"FileId":"f","FileSize":1e19}]}}"#,
+        #"{"Code":0,"Data":{"Status":2,"RecordFiles":[{"FileId":"f","FileSize":"nan"}]}}"#,
     ])
     func regressions(_ body: String) {
         Self.checkDecoders(Array(body.utf8), status: 200)

@@ -83,7 +83,7 @@ public struct ZegoCallback: VendorCallbackHandler {
         return CallbackSupport.file(
             name: name, format: info["output_file_format"]?.nonEmptyString,
             state: info["status"]?.intValue.flatMap(ZegoStatusMapping.uploadState),
-            sizeBytes: info["file_size"]?.doubleValue.map { Int64($0) },
+            sizeBytes: info["file_size"]?.int64Value,
             durationSeconds: info["duration"]?.doubleValue.map { $0 / 1000 })
     }
 }

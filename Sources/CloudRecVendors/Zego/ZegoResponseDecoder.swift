@@ -39,7 +39,7 @@ public enum ZegoResponseDecoder {
             name: name,
             format: format,
             uploadState: file["Status"]?.intValue.flatMap(ZegoStatusMapping.uploadState),
-            sizeBytes: file["FileSize"]?.doubleValue.map { Int64($0) },
+            sizeBytes: file["FileSize"]?.int64Value,
             durationSeconds: file["Duration"]?.doubleValue.map { $0 / 1000 },
             startTime: file["BeginTimestamp"]?.doubleValue.flatMap { $0 > 0 ? $0 / 1000 : nil })
     }
