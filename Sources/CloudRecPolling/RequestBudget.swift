@@ -18,14 +18,13 @@ import Synchronization
 ///   additive recovery (2% of `rate_limit` per 5 s). Each throttle that follows a recovery doubles the hold (30 s up
 ///   to 5 min), so a `rate_limit` that is set too high costs a throttled call every few minutes, not every few
 ///   seconds.
-/// * **Refusal pause** when a refusal follows another with no admitted call in between, or the vendor admitted none
-///   of our calls in the second before it: the vendor is refusing everything (an incident, or other clients
-///   spending the whole quota), which says no more about our rate than the first refusal did. The rate keeps that
-///   one decrease and sending pauses instead, 0.25 s doubling up to `maxRefusalPause` (half the account's poll
-///   interval), one probe per pause; the first admitted call ends it. So a throttling burst costs a few probes, and
-///   polling is back at (nearly) full rate within one poll interval after it ends. Cutting the rate on every refusal
-///   of a burst took it to the floor and minutes to recover: long enough for a churning fleet's ended tasks to pile
-///   up unseen (found by the 10-minute soak).
+/// * **Refusal pause** when the vendor admitted none of our calls in the second before a refusal: it is refusing
+///   everything (an incident, or other clients spending the whole quota), which says nothing about our rate. The
+///   decreases made since the refusals began are undone (they were taken as if the vendor's limit had been met) and
+///   sending pauses instead, 0.25 s doubling up to `maxRefusalPause` (half the account's poll interval), one probe
+///   per pause; the first admitted call ends it. A vendor that is merely over its limit keeps admitting calls every
+///   second, so it never looks like this. Without the pause, every burst cut the rate to the floor for minutes, and
+///   a churning fleet's ended tasks piled up unseen (found by the 10-minute soak).
 public final class RequestBudget: Sendable {
     /// Sends, oldest first, with a moving head (amortised O(1) append and prune), and when each was answered.
     struct SendLog {
@@ -96,9 +95,29 @@ public final class RequestBudget: Sendable {
         var throttles: Int = 0
         /// The current refusal pause (0: none); calls sent before `refusalPauseStarted` were already in flight.
         var refusalPause: Double = 0
-        var admittedSinceThrottle = true
+        /// The shape before the first refusal of the current run of refusals (nil: the last answer was admitted).
+        var beforeRefusals: Shape?
         var refusalPauseStarted: Double = -.infinity
         var maxRefusalPause: Double
+
+        /// What a run of refusals may change and a refusal pause restores.
+        struct Shape {
+            var rate: Double
+            var windowCount: Int
+            var lastDecrease: Double
+            var holdUntil: Double
+            var hold: Double
+            var lastRecovery: Double
+        }
+
+        var shape: Shape {
+            get { Shape(rate: rate, windowCount: windowCount, lastDecrease: lastDecrease, holdUntil: holdUntil, hold: hold,
+                        lastRecovery: lastRecovery) }
+            set {
+                (rate, windowCount, lastDecrease) = (newValue.rate, newValue.windowCount, newValue.lastDecrease)
+                (holdUntil, hold, lastRecovery) = (newValue.holdUntil, newValue.hold, newValue.lastRecovery)
+            }
+        }
 
         init(limit: Double, maxRefusalPause: Double) {
             self.limit = limit
@@ -180,7 +199,7 @@ public final class RequestBudget: Sendable {
         state.withLock { s in
             Self.answered(&s, sentAt: sentAt, now: now)
             s.refusalPause = 0
-            s.admittedSinceThrottle = true
+            s.beforeRefusals = nil
             s.admitted.append(sentAt)
             if s.admitted.count > max(64, Int(s.limit * Self.window * 4)) {
                 s.admitted.removeAll { $0 < now - 2 * Self.window }
@@ -202,10 +221,11 @@ public final class RequestBudget: Sendable {
             }
             // The vendor's window at the refusal: admitted sends in (sentAt - window, sentAt].
             let admittedInWindow = s.admitted.reduce(0) { $0 + ($1 > sentAt - Self.window && $1 <= sentAt ? 1 : 0) }
-            let inStreak = !s.admittedSinceThrottle
-            s.admittedSinceThrottle = false
-            if inStreak || admittedInWindow == 0 {
-                // Refusing everything: pause (the probe that ends a pause doubles it), keep the rate.
+            if s.beforeRefusals == nil { s.beforeRefusals = s.shape }
+            if admittedInWindow == 0 {
+                // Refusing everything: back to the shape before these refusals, and pause (the probe that ends a
+                // pause doubles it).
+                if let before = s.beforeRefusals { s.shape = before }
                 if sentAt >= s.refusalPauseStarted {
                     s.refusalPause = s.refusalPause == 0 ? Self.initialRefusalPause : min(s.refusalPause * 2, s.maxRefusalPause)
                     s.refusalPauseStarted = now
