@@ -104,10 +104,15 @@ struct SoakTests {
             let warm = samples.filter { $0.time >= Self.seconds * 0.3 }
             let slope = Self.slope(warm.map { ($0.time, $0.rss) })
             let fdStart = warm.first?.fds ?? 0, fdEnd = warm.last?.fds ?? 0
+            // RSS at each quarter of the run: a leak keeps climbing, allocator warm-up flattens.
+            let quarters = [0.25, 0.5, 0.75, 1.0].map { fraction in
+                String(format: "%.1f", (samples.last { $0.time <= Self.seconds * fraction }?.rss ?? 0) / 1_048_576)
+            }.joined(separator: " / ")
             let report = String(format: "soak %.0fs: %d tasks registered, RSS %.1f → %.1f MiB, slope after warm-up %.3f MiB/min, " +
                                 "fds %.0f → %.0f, series max %d (bound %d), tracked at end of churn %d",
                                 Self.seconds, next, (samples.first?.rss ?? 0) / 1_048_576, (samples.last?.rss ?? 0) / 1_048_576,
                                 slope * 60 / 1_048_576, fdStart, fdEnd, samples.map(\.series).max() ?? 0, bound, samples.last?.tracked ?? 0)
+                + "; RSS at each quarter \(quarters) MiB"
             print(report)
             try? report.write(toFile: CommandLineTests.packageRoot.appendingPathComponent(".build/soak-report.txt").path,
                               atomically: true, encoding: .utf8)
