@@ -237,7 +237,7 @@ public final class RequestBudget: Sendable {
             // round trip, as TCP does.
             guard sentAt >= s.lastDecrease else { return }
             // Multiplicative decrease by a factor between `strongestDecrease` and `mildestDecrease`, chosen by the
-            // rate the vendor admitted in the second before the refusal (no admitted call: the strongest).
+            // rate the vendor admitted in the second before the refusal.
             let measured = Double(admittedInWindow) / Self.window * Self.safetyMargin
             let rate = min(max(measured, s.rate * Self.strongestDecrease), s.rate * Self.mildestDecrease)
             s.rate = max(rate, s.limit * Self.minimumFactor)
