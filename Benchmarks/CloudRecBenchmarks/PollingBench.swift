@@ -3,6 +3,7 @@ import CloudRecApp
 import CloudRecConfig
 import CloudRecCore
 import CloudRecPolling
+import CloudRecSimulatorServer
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -38,7 +39,7 @@ struct PollingResult: Codable {
 
 enum PollingBench {
     /// One account, `tasks` recordings in the simulator, the exporter polling them for `seconds`.
-    static func run(name: String, executable: String, ca: TestCA?, simulatorQPS: Int, rateLimit: Double, tasks: Int,
+    static func run(name: String, executable: String, ca: ThrowawayCA?, simulatorQPS: Int, rateLimit: Double, tasks: Int,
                     seconds: Double, pollInterval: Double = 30) async throws -> PollingResult {
         progress("polling \(name): \(count(tasks)) tasks, simulator \(simulatorQPS)/s, rate_limit \(rateLimit), \(Int(seconds)) s over \(ca == nil ? "HTTP" : "HTTPS")")
         let simulator = try SimulatorProcess(executable: executable, qps: simulatorQPS, tasks: tasks, tlsDirectory: ca?.directory)
@@ -47,18 +48,10 @@ enum PollingBench {
         logger.logLevel = .error
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
             timeout: .init(connect: .seconds(5)), connectionPool: .init(idleTimeout: .seconds(60))))
-        let account = AccountSpec(name: "agora-bench", vendor: .agora, endpoint: simulator.baseURL, rateLimit: rateLimit,
-                                  pollInterval: pollInterval, fields: ["app_id": SimulatorChild.appID],
-                                  credentials: ["customer_id": Secret(SimulatorChild.customerID),
-                                                "customer_secret": Secret(SimulatorChild.customerSecret)],
-                                  tlsCAFile: ca?.caFile)
-        var config = ExporterConfig(source: "<bench>")
+        var config = SimulatorChild.exporterConfig(endpoint: simulator.baseURL, rateLimit: rateLimit, pollInterval: pollInterval,
+                                                   tasks: tasks, caFile: ca?.caFile)
         config.global.pollInterval = pollInterval
-        config.accounts = [account]
-        config.tasks = (0..<tasks).map { index in
-            let id = Fleet.taskID(index)
-            return TaskSpec(account: account.name, id: id, fields: SimulatorChild.taskFields(id))
-        }
+        let account = config.accounts[0]
         let app = ExporterApp(source: .fixed(config), transport: AsyncHTTPClientTransport(client: httpClient), logger: logger)
         try app.start()
         let before = simulator.command("stats")

@@ -5,6 +5,7 @@ import CloudRecCore
 import CloudRecHTTP
 import CloudRecMetrics
 import CloudRecPolling
+import CloudRecSimulatorServer
 import Foundation
 import Hummingbird
 import Logging
@@ -104,7 +105,7 @@ enum ServeBench {
 
     /// p99 scrape latency of one scraper and of `scrapers` concurrent closed-loop scrapers, while the exporter polls
     /// `tasks` recordings at the simulator's full rate over TLS.
-    static func concurrency(executable: String, ca: TestCA, tasks: Int, qps: Int, scrapers: Int, quick: Bool) async throws -> ConcurrencyResult {
+    static func concurrency(executable: String, ca: ThrowawayCA, tasks: Int, qps: Int, scrapers: Int, quick: Bool) async throws -> ConcurrencyResult {
         progress("concurrency: \(count(tasks)) tasks polled at \(qps)/s over HTTPS, 1 then \(scrapers) scrapers")
         let simulator = try SimulatorProcess(executable: executable, qps: qps, tasks: tasks, tlsDirectory: ca.directory)
         defer { simulator.stop() }
@@ -112,17 +113,9 @@ enum ServeBench {
         logger.logLevel = .error
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
             timeout: .init(connect: .seconds(5)), connectionPool: .init(idleTimeout: .seconds(60))))
-        let account = AccountSpec(name: "agora-bench", vendor: .agora, endpoint: simulator.baseURL, rateLimit: Double(qps),
-                                  pollInterval: 30, fields: ["app_id": SimulatorChild.appID],
-                                  credentials: ["customer_id": Secret(SimulatorChild.customerID),
-                                                "customer_secret": Secret(SimulatorChild.customerSecret)],
-                                  tlsCAFile: ca.caFile)
-        var config = ExporterConfig(source: "<bench>")
-        config.accounts = [account]
-        config.tasks = (0..<tasks).map { index in
-            let id = Fleet.taskID(index)
-            return TaskSpec(account: account.name, id: id, fields: SimulatorChild.taskFields(id))
-        }
+        let config = SimulatorChild.exporterConfig(endpoint: simulator.baseURL, rateLimit: Double(qps), pollInterval: 30, tasks: tasks,
+                                                   caFile: ca.caFile)
+        let account = config.accounts[0]
         let app = ExporterApp(source: .fixed(config), transport: AsyncHTTPClientTransport(client: httpClient), logger: logger)
         try app.start()
         var result: ConcurrencyResult?

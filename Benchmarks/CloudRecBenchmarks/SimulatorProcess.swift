@@ -1,3 +1,4 @@
+import CloudRecConfig
 import CloudRecCore
 import CloudRecSimulatorServer
 import CloudRecSimulators
@@ -13,6 +14,21 @@ enum SimulatorChild {
     static let customerSecret = "bench-customer-secret"
 
     static func taskFields(_ id: String) -> [String: String] { ["resource_id": "rid-\(id)", "mode": "mix"] }
+
+    /// The exporter's config for polling this simulator's `tasks` seeded recordings from one account.
+    static func exporterConfig(endpoint: String, rateLimit: Double, pollInterval: Double, tasks: Int, caFile: String?) -> ExporterConfig {
+        let account = AccountSpec(name: "agora-bench", vendor: .agora, endpoint: endpoint, rateLimit: rateLimit,
+                                  pollInterval: pollInterval, fields: ["app_id": appID],
+                                  credentials: ["customer_id": Secret(customerID), "customer_secret": Secret(customerSecret)],
+                                  tlsCAFile: caFile)
+        var config = ExporterConfig(source: "<bench>")
+        config.accounts = [account]
+        config.tasks = (0..<tasks).map { index in
+            let id = Fleet.taskID(index)
+            return TaskSpec(account: account.name, id: id, fields: taskFields(id))
+        }
+        return config
+    }
 
     /// Phase mix of the seeded recordings: all need polling (none has ended); a few are in transition.
     static func phase(_ index: Int) -> SimPhase {

@@ -6,6 +6,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CloudRecSimulatorServer
 import Foundation
 
 struct BenchOptions {
@@ -116,9 +117,9 @@ enum Benchmarks {
                  ms(churn.trackerAdd + churn.trackerRemove), pass(churn.trackerAdd + churn.trackerRemove < 1)],
             ])
         }
-        var ca: TestCA?
+        var ca: ThrowawayCA?
         if options.sections.contains("polling") || options.sections.contains("concurrency") {
-            ca = try TestCA.make(in: options.workDirectory + "/tls")
+            ca = try ThrowawayCA.make(in: options.workDirectory + "/tls", keyType: .rsa2048, days: 2, name: "cloudrec benchmark test CA")
         }
         if options.sections.contains("polling"), let ca {
             var runs: [PollingResult] = []

@@ -10,43 +10,6 @@ import Logging
 import ServiceLifecycle
 import Testing
 
-/// A throwaway CA and a server certificate for 127.0.0.1, generated with openssl into a temporary directory when
-/// the test runs (no key material is committed).
-struct TestCertificates {
-    let directory: String
-    var caFile: String { directory + "/ca.pem" }
-    var tls: SimulatorTLS { SimulatorTLS(certificateChainFile: directory + "/server.pem", privateKeyFile: directory + "/server.key") }
-
-    static func make() throws -> TestCertificates {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cloudrec-tls-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n"
-            .write(toFile: directory + "/server.ext", atomically: true, encoding: .utf8)
-        let steps: [[String]] = [
-            ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", directory + "/ca.key",
-             "-out", directory + "/ca.pem", "-days", "1", "-subj", "/CN=cloudrec test CA",
-             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"],
-            ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", directory + "/server.key",
-             "-out", directory + "/server.csr", "-subj", "/CN=127.0.0.1"],
-            ["x509", "-req", "-in", directory + "/server.csr", "-CA", directory + "/ca.pem", "-CAkey", directory + "/ca.key",
-             "-CAcreateserial", "-out", directory + "/server.pem", "-days", "1", "-extfile", directory + "/server.ext"],
-        ]
-        for arguments in steps {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["openssl"] + arguments
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else { throw TestFailure("openssl \(arguments[0]) failed") }
-        }
-        return TestCertificates(directory: directory)
-    }
-
-    func remove() { try? FileManager.default.removeItem(atPath: directory) }
-}
-
 @Suite("TLS to the vendors")
 struct TLSRoundTripTests {
     /// Calls that never got an answer: the refused handshake surfaces as transport_error (or as timeout when the
@@ -57,7 +20,7 @@ struct TLSRoundTripTests {
 
     @Test("a simulator served over HTTPS is polled when tls_ca_file names its CA, and refused without it")
     func roundTrip() async throws {
-        let certificates = try TestCertificates.make()
+        let certificates = try ThrowawayCA.make(in: FileManager.default.temporaryDirectory.appendingPathComponent("cloudrec-tls-\(UUID().uuidString)").path)
         defer { certificates.remove() }
         var logger = Logger(label: "test")
         logger.logLevel = .error

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 @testable import CloudRecHTTP
+import CloudRecSimulatorServer
 import Foundation
 import NIOCore
 import NIOSSL
@@ -11,33 +12,16 @@ struct WebConfigTests {
     /// bcrypt of "secret" (cost 10), computed with libxcrypt.
     static let hash = "$2b$10$abcdefghijklmnopqrstuuqflPDzB6gcMhKa1rZqKiun2YGL5sa2u"
 
-    static func shell(_ command: String, in directory: URL) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        process.currentDirectoryURL = directory
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw TestFailure("failed: \(command)") }
-    }
-
     @Test("TLS with a test CA, 401 without or with wrong credentials, 200 with the right ones; the API keeps its token")
     func tlsAndBasicAuth() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cloudrec-web-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         // A throwaway CA and a server certificate for 127.0.0.1, made for this test run only.
-        try Self.shell("""
-            openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 1 -subj /CN=cloudrec-test-ca && \
-            openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1 && \
-            printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext && \
-            openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 1 -extfile san.ext
-            """, in: directory)
+        let ca = try ThrowawayCA.make(in: directory.path)
         try """
         tls_server_config:
-          cert_file: server.crt
+          cert_file: server.pem
           key_file: server.key
         basic_auth_users:
           prometheus: \(Self.hash)
@@ -69,7 +53,7 @@ struct WebConfigTests {
         }
 
         var tls = TLSConfiguration.makeClientConfiguration()
-        tls.trustRoots = .file(directory.appendingPathComponent("ca.crt").path)
+        tls.trustRoots = .file(ca.caFile)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
         func get(_ path: String, _ authorization: String?) async throws -> Int {
             var request = HTTPClientRequest(url: "https://127.0.0.1:\(port)\(path)")
