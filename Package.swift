@@ -73,7 +73,7 @@ let package = Package(
         .target(name: "CCrypt", linkerSettings: [.linkedLibrary("crypt")]),
         // The exporter's HTTP surface: /metrics, landing page, health, reload.
         .target(name: "CloudRecHTTP", dependencies: [
-            "CloudRecCore", "CloudRecMetrics", "CloudRecPolling", "CloudRecConfig", "CloudRecVendors", "CCrypt",
+            "CloudRecCore", "CloudRecMetrics", "CloudRecConfig", "CCrypt",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "Yams", package: "Yams"),
