@@ -24,6 +24,8 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
     public let taskFiles: TaskFileWatcher
     /// `POST /callbacks/{account}` (ExporterApp+Callbacks.swift).
     public let callbacks: CallbackIntake
+    /// The listener's connection figures; filled once `ExporterServer` serves under `ConnectionLimits`.
+    public let connections = ConnectionMetrics()
     public let logger: Logger
     private let source: Mutex<ConfigSource>
     private let loader: ConfigLoader
@@ -48,7 +50,7 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
         taskFiles = TaskFileWatcher(engine: engine, logger: logger)
         callbacks = CallbackIntake(engine: engine, logger: logger)
         exposition = MetricsExposition(store: store, families: metrics.families + engine.scrapeFamilies() + taskFiles.families
-            + callbacks.families + (persistence?.metricFamilies ?? []) + ProcessMetrics.families())
+            + callbacks.families + connections.families + (persistence?.metricFamilies ?? []) + ProcessMetrics.families())
     }
 
     public var version: String { BuildInfo.version }

@@ -58,11 +58,12 @@ struct DiscoveryTests {
         var base: String { "http://127.0.0.1:\(port)" }
 
         /// With `logFile`, info-level logs go to that file (tests that read what the exporter did).
-        init(config: String, storage: String, port: Int, logFile: String? = nil) throws {
+        /// `arguments` are added to the command line (connection limits, web config).
+        init(config: String, storage: String, port: Int, logFile: String? = nil, arguments: [String] = []) throws {
             self.port = port
             process.executableURL = URL(fileURLWithPath: CommandLineTests.binary)
             process.arguments = ["--config.file", config, "--storage.path", storage, "--web.listen-address", "127.0.0.1:\(port)",
-                                 "--log.level", logFile == nil ? "error" : "info"]
+                                 "--log.level", logFile == nil ? "error" : "info"] + arguments
             process.standardOutput = FileHandle.nullDevice
             if let logFile {
                 FileManager.default.createFile(atPath: logFile, contents: nil)
