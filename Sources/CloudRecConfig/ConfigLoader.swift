@@ -7,6 +7,9 @@ import Yams
 /// accounts, unreadable secret files: each becomes a `ConfigProblem` naming file, line, key path and problem, and
 /// all of them are reported together.
 public struct ConfigLoader: Sendable {
+    /// Account names: letters, digits, '-', '_' and '.' (the registration API refuses other names in its paths).
+    public static func isValidAccountName(_ name: String) -> Bool { ConfigReader.isValidName(name) }
+
     public var environment: [String: String]
     public var readFile: @Sendable (String) throws -> String
 

@@ -108,10 +108,19 @@ public enum TaskAPI {
               let taskID = context.parameters.get("task_id")?.removingPercentEncoding else {
             throw APIError(.badRequest, "account and task id are required in the path")
         }
-        guard !taskID.isEmpty, taskID.count <= 256, !taskID.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+        guard ConfigLoader.isValidAccountName(account) else {
+            throw APIError(.badRequest, "account names use letters, digits, '-', '_' and '.' only")
+        }
+        guard isPrintable(taskID, lengths: 1...256) else {
             throw APIError(.badRequest, "task id must be 1 to 256 printable characters")
         }
         return TaskKey(account: account, taskID: taskID)
+    }
+
+    /// The API's text rule (api/openapi.yaml): a length in Unicode code points, as JSON Schema's `maxLength` counts,
+    /// and no C0 control character or DEL.
+    static func isPrintable(_ text: String, lengths: ClosedRange<Int>) -> Bool {
+        lengths.contains(text.unicodeScalars.count) && !text.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
     }
 
     static func readBody(_ request: inout Request, limit: Int) async throws -> [UInt8] {
@@ -146,16 +155,20 @@ public enum TaskAPI {
                         let allowed = api.allowedLabels.isEmpty ? "none are configured" : api.allowedLabels.joined(separator: ", ")
                         throw APIError(.badRequest, "label \"\(label)\" is not allowed (api.labels: \(allowed))")
                     }
-                    guard case let .string(text) = labelValue, text.count <= 128 else {
-                        throw APIError(.badRequest, "label \"\(label)\" must be a string of at most 128 characters")
+                    guard case let .string(text) = labelValue, isPrintable(text, lengths: 0...128) else {
+                        throw APIError(.badRequest, "label \"\(label)\" must be a string of at most 128 printable characters")
                     }
                     labels[label] = text
                 }
                 continue
             }
-            guard let text = value.stringValue, !value.isObject, value.arrayValue == nil else {
-                throw APIError(.badRequest, "\(name) must be a string or a number")
+            // Strings and numbers only (a boolean would otherwise pass as "true").
+            var text: String?
+            switch value {
+            case .string, .number: text = value.stringValue
+            default: text = nil
             }
+            guard let text else { throw APIError(.badRequest, "\(name) must be a string or a number") }
             fields[name] = text
         }
         let schema = VendorCatalog.schema(for: account.vendor)
@@ -171,6 +184,9 @@ public enum TaskAPI {
     static func list(request: Request, registry: any TaskRegistry) -> Response {
         let query = request.uri.queryParameters
         let account = query["account"].map(String.init)
+        if let account, !ConfigLoader.isValidAccountName(account) {
+            return json(.badRequest, .obj(("error", "account names use letters, digits, '-', '_' and '.' only")))
+        }
         let vendor = query["vendor"].map(String.init)
         let status = query["status"].map(String.init)
         if let vendor, Vendor(rawValue: vendor) == nil {
