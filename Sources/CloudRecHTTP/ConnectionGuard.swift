@@ -1,4 +1,5 @@
 import CloudRecConfig
+import CloudRecCore
 import CloudRecMetrics
 import Hummingbird
 import HTTPTypes
@@ -28,8 +29,9 @@ public struct ConnectionLimits: Sendable, Equatable {
 
     /// A duration flag: a Prometheus duration within `timeoutRange`, else an error naming the flag and the range.
     public static func timeout(_ text: String, flag: String) throws(ConnectionLimitError) -> Double {
-        guard let seconds = DurationParser.seconds(text), seconds.isFinite, timeoutRange.contains(seconds) else {
-            throw ConnectionLimitError("\(flag) must be a duration from 10ms to 24h, such as 10s or 2m (got \"\(text)\")")
+        guard let seconds = DurationParser.seconds(text), timeoutRange.contains(seconds) else {
+            throw ConnectionLimitError(
+                "\(flag) must be a duration such as 10s or 2m, \(ConfigRanges.describe(duration: timeoutRange)) (got \"\(text.prefix(40))\")")
         }
         return seconds
     }
@@ -41,11 +43,8 @@ public struct ConnectionLimits: Sendable, Equatable {
         return value
     }
 
-    /// Seconds as a NIO time amount; the ranges above keep the nanoseconds well inside `Int64`.
-    static func amount(_ seconds: Double) -> TimeAmount {
-        let clamped = Swift.min(Swift.max(seconds, 0), timeoutRange.upperBound)
-        return .nanoseconds(Int64((clamped * 1e9).rounded()))
-    }
+    /// Seconds as a NIO time amount, through the checked conversion (clamped, never a trap).
+    static func amount(_ seconds: Double) -> TimeAmount { .nanoseconds(CheckedNumber.nanoseconds(seconds)) }
 }
 
 public struct ConnectionLimitError: Error, CustomStringConvertible {

@@ -38,7 +38,7 @@ public enum TaskAPI {
             await guarded(request, registry) { api in
                 let key = try taskKey(context)
                 guard let account = registry.account(named: key.account) else {
-                    throw APIError(.notFound, "no account named \"\(key.account)\"")
+                    throw APIError(.notFound, "no account named \"\(ExternalText.excerpt(key.account))\"")
                 }
                 var request = request
                 let body = try await readBody(&request, limit: api.maxBodyBytes)
@@ -73,8 +73,8 @@ public enum TaskAPI {
         guard let api = registry.apiConfig else {
             return json(.notFound, .obj(("error", "the task API is off: set api.token in the configuration")))
         }
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-              constantTimeEqual(Array(header.dropFirst(7).utf8), Array(api.token.reveal().utf8)) else {
+        guard let header = request.headers[.authorization], let token = bearerToken(header),
+              constantTimeEqual(Array(token.utf8), Array(api.token.reveal().utf8)) else {
             var response = json(.unauthorized, .obj(("error", "missing or wrong bearer token")))
             response.headers[.wwwAuthenticate] = "Bearer realm=\"cloudrec_exporter\""
             return response
@@ -94,6 +94,13 @@ public enum TaskAPI {
         }
     }
 
+    /// The credentials of an `Authorization: Bearer <token>` header; the scheme is case-insensitive (RFC 7235).
+    static func bearerToken(_ header: String) -> Substring? {
+        guard let space = header.firstIndex(of: " "), header[..<space].lowercased() == "bearer" else { return nil }
+        let token = header[header.index(after: space)...].drop { $0 == " " }
+        return token.isEmpty ? nil : token
+    }
+
     /// Compares without an early exit, so response time does not reveal how much of a guess was right.
     static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         var difference = UInt8(a.count == b.count ? 0 : 1)
@@ -108,8 +115,10 @@ public enum TaskAPI {
               let taskID = context.parameters.get("task_id")?.removingPercentEncoding else {
             throw APIError(.badRequest, "account and task id are required in the path")
         }
-        guard ConfigLoader.isValidAccountName(account) else {
-            throw APIError(.badRequest, "account names use letters, digits, '-', '_' and '.' only")
+        // Account names are letters, digits, '-', '_' and '.' (the config enforces it); anything else names no
+        // account, and is not echoed whole.
+        guard ExternalText.isAccountName(account) else {
+            throw APIError(.notFound, "no account named \"\(ExternalText.excerpt(account))\"")
         }
         guard isPrintable(taskID, lengths: 1...256) else {
             throw APIError(.badRequest, "task id must be 1 to 256 printable characters")
@@ -117,10 +126,10 @@ public enum TaskAPI {
         return TaskKey(account: account, taskID: taskID)
     }
 
-    /// The API's text rule (api/openapi.yaml): a length in Unicode code points, as JSON Schema's `maxLength` counts,
-    /// and no C0 control character or DEL.
+    /// The API's text rule (api/openapi.yaml): a length in Unicode code points, as JSON Schema's `maxLength` counts
+    /// (not in grapheme clusters), and no control character.
     static func isPrintable(_ text: String, lengths: ClosedRange<Int>) -> Bool {
-        lengths.contains(text.unicodeScalars.count) && !text.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+        lengths.contains(text.unicodeScalars.count) && ExternalText.isPrintable(text)
     }
 
     static func readBody(_ request: inout Request, limit: Int) async throws -> [UInt8] {
@@ -168,7 +177,7 @@ public enum TaskAPI {
             case .string, .number: text = value.stringValue
             default: text = nil
             }
-            guard let text else { throw APIError(.badRequest, "\(name) must be a string or a number") }
+            guard let text else { throw APIError(.badRequest, "\(ExternalText.excerpt(name)) must be a string or a number") }
             fields[name] = text
         }
         let schema = VendorCatalog.schema(for: account.vendor)
@@ -184,7 +193,7 @@ public enum TaskAPI {
     static func list(request: Request, registry: any TaskRegistry) -> Response {
         let query = request.uri.queryParameters
         let account = query["account"].map(String.init)
-        if let account, !ConfigLoader.isValidAccountName(account) {
+        if let account, !ExternalText.isAccountName(account) {
             return json(.badRequest, .obj(("error", "account names use letters, digits, '-', '_' and '.' only")))
         }
         let vendor = query["vendor"].map(String.init)
