@@ -1,5 +1,9 @@
+import CloudRecMetrics
 import CloudRecSimulatorServer
+@testable import CloudRecHTTP
 import Foundation
+import NIOCore
+import NIOEmbedded
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -171,6 +175,30 @@ struct ConnectionLimitTests {
             #expect(peakDescriptors <= baseline + 64 + 8, "descriptors under the flood: \(peakDescriptors), baseline \(baseline)")
             #expect(metrics.value("cloudrec_http_connections_max", [:]) == 64)
         }
+    }
+
+    @Test("at the cap the longest-waiting connection is evicted; when every connection is being answered the new one is refused")
+    func admission() throws {
+        let metrics = ConnectionMetrics()
+        let registry = ConnectionRegistry(capacity: 2, metrics: metrics)
+        let (first, second, third, fourth) = (EmbeddedChannel(), EmbeddedChannel(), EmbeddedChannel(), EmbeddedChannel())
+        for channel in [first, second, third, fourth] {
+            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
+        }
+        #expect(registry.admit(first) && registry.admit(second))
+        registry.setWaiting(first, false)
+        registry.setWaiting(second, false)  // both being answered: nothing to evict
+        #expect(!registry.admit(third))
+        #expect(metrics.refused.value([]) == 1 && first.isActive && second.isActive)
+        registry.setWaiting(second, true)  // its answer sent: waiting again, so evictable
+        #expect(registry.admit(third))
+        #expect(!second.isActive && first.isActive, "the waiting connection makes room")
+        #expect(metrics.closed.value(["evicted"]) == 1 && registry.count == 2)
+        registry.setWaiting(first, true)  // waiting from now; the third has waited since it was admitted
+        #expect(registry.admit(fourth))
+        #expect(!third.isActive && first.isActive, "the longest-waiting one goes first")
+        #expect(metrics.accepted.value([]) == 4 && metrics.open.value([]) == 2)
+        for channel in [first, fourth] { _ = try? channel.finish() }
     }
 
     @Test("the TLS listener closes a connection that never completes its handshake within the header timeout")
