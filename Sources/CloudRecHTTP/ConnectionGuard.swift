@@ -384,7 +384,8 @@ final class RequestTracker: ChannelDuplexHandler, RemovableChannelHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
         case var .head(head):
-            if guardHandler?.answerStarting() == true {
+            // An interim answer (1xx) is not the answer; the final one follows.
+            if head.status.kind != .informational, guardHandler?.answerStarting() == true {
                 head.headerFields[.connection] = "close"
                 context.write(wrapOutboundOut(.head(head)), promise: promise)
                 return
