@@ -23,7 +23,7 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
 fi
 
-pip_packages=(PyYAML requests openapi-spec-validator tencentcloud-sdk-python-common tencentcloud-sdk-python-trtc alibabacloud-openapi-util alibabacloud-tea-openapi)
+pip_packages=(PyYAML requests openapi-spec-validator schemathesis tencentcloud-sdk-python-common tencentcloud-sdk-python-trtc alibabacloud-openapi-util alibabacloud-tea-openapi)
 missing_pip=()
 for p in "${pip_packages[@]}"; do python3 -m pip show -q "$p" >/dev/null 2>&1 || missing_pip+=("$p"); done
 if [ ${#missing_pip[@]} -gt 0 ]; then
@@ -46,6 +46,8 @@ python3 -c "from openapi_spec_validator import validate; from openapi_spec_valid
 echo "== swift test"
 swift build --build-tests
 bash scripts/e2e.sh  # real Prometheus + Alertmanager against the demo; prints its duration
+echo "== schemathesis: the registration API against api/openapi.yaml (generated requests, bounded)"
+bash scripts/schemathesis.sh
 # Unit tests in parallel; integration tests one at a time: several of them measure time (scrape p99 under faults,
 # the healthy account's poll rate, recovery within one poll interval, soak RSS slope) and must not share the two
 # cores with each other. Reports: .build/fault-report.txt, .build/soak-report.txt.

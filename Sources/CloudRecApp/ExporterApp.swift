@@ -25,6 +25,8 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
     public let taskFiles: TaskFileWatcher
     /// `POST /callbacks/{account}` (ExporterApp+Callbacks.swift).
     public let callbacks: CallbackIntake
+    /// The listener's connection figures; filled once `ExporterServer` serves under `ConnectionLimits`.
+    public let connections = ConnectionMetrics()
     public let logger: Logger
     private let source: Mutex<ConfigSource>
     private let loader: ConfigLoader
@@ -49,7 +51,7 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
         taskFiles = TaskFileWatcher(engine: engine, logger: logger)
         callbacks = CallbackIntake(engine: engine, logger: logger)
         exposition = MetricsExposition(store: store, families: metrics.families + engine.scrapeFamilies() + taskFiles.families
-            + callbacks.families + (persistence?.metricFamilies ?? []) + ProcessMetrics.families())
+            + callbacks.families + connections.families + (persistence?.metricFamilies ?? []) + ProcessMetrics.families())
     }
 
     public var version: String { BuildInfo.version }
@@ -135,7 +137,7 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
                 let list = allowed.isEmpty ? "none are configured" : allowed.joined(separator: ", ")
                 throw .invalid("label \"\(ExternalText.excerpt(label))\" is not allowed (api.labels: \(list))")
             }
-            guard text.count <= 128, ExternalText.isPrintable(text) else {
+            guard ExternalText.isPrintable(text, lengths: 0...128) else {
                 throw .invalid("label \"\(label)\" must be a string of at most 128 printable characters")
             }
         }

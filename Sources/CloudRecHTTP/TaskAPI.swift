@@ -121,7 +121,7 @@ public enum TaskAPI {
         guard ExternalText.isAccountName(account) else {
             throw APIError(.notFound, "no account named \"\(ExternalText.excerpt(account))\"")
         }
-        guard !taskID.isEmpty, taskID.count <= 256, ExternalText.isPrintable(taskID) else {
+        guard ExternalText.isPrintable(taskID, lengths: 1...256) else {
             throw APIError(.badRequest, "task id must be 1 to 256 printable characters")
         }
         return TaskKey(account: account, taskID: taskID)
@@ -163,9 +163,13 @@ public enum TaskAPI {
                 }
                 continue
             }
-            guard let text = value.stringValue, !value.isObject, value.arrayValue == nil else {
-                throw APIError(.badRequest, "\(ExternalText.excerpt(name)) must be a string or a number")
+            // Strings and numbers only (a boolean would otherwise pass as "true").
+            var text: String?
+            switch value {
+            case .string, .number: text = value.stringValue
+            default: text = nil
             }
+            guard let text else { throw APIError(.badRequest, "\(ExternalText.excerpt(name)) must be a string or a number") }
             fields[name] = text
         }
         return (fields, labels)
@@ -176,6 +180,9 @@ public enum TaskAPI {
     static func list(request: Request, registry: any TaskRegistry) -> Response {
         let query = request.uri.queryParameters
         let account = query["account"].map(String.init)
+        if let account, !ExternalText.isAccountName(account) {
+            return json(.badRequest, .obj(("error", "account names use letters, digits, '-', '_' and '.' only")))
+        }
         let vendor = query["vendor"].map(String.init)
         let status = query["status"].map(String.init)
         if let vendor, Vendor(rawValue: vendor) == nil {
