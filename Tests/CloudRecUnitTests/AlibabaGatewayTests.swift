@@ -186,6 +186,17 @@ struct AlibabaHarness {
         #expect(result.retryAfter == 3)
     }
 
+    /// Every answer, success or error, carries the gateway's JSON content type (the SDK parses all but
+    /// `text/xml;charset=utf-8` errors as JSON).
+    @Test(arguments: products)
+    func answersCarryTheGatewayContentType(vendor: Vendor) throws {
+        let harness = AlibabaHarness(vendor)
+        harness.book.start(id: "t1")
+        for id in ["t1", "missing"] {
+            #expect(harness.send(try harness.request(id), for: id).response.headers["content-type"] == "application/json;charset=utf-8")
+        }
+    }
+
     @Test(arguments: products)
     func unknownErrorCodeIsAClientErrorKeepingTheCode(vendor: Vendor) {
         let harness = AlibabaHarness(vendor)

@@ -36,6 +36,9 @@ public struct AlibabaSimGateway: Sendable {
     }
 
     public static let maxClockSkewSeconds: Double = 900
+    /// The gateway's spelling (no space). The official SDK parses every answer as JSON except an error whose content
+    /// type is exactly `text/xml;charset=utf-8` (alibabacloud_tea_openapi/client.py `do_request`), the same spelling.
+    public static let contentType = "application/json;charset=utf-8"
 
     /// `live.aliyuncs.com`, `ice.cn-shanghai.aliyuncs.com`: the `HostId` of error answers.
     public let hostID: String
@@ -107,7 +110,8 @@ public struct AlibabaSimGateway: Sendable {
         stats.record(event)
         return .json(status, .obj(("RequestId", .string(Self.requestID())), ("HostId", .string(hostID)), ("Code", .string(code)),
                                   ("Message", .string(message)),
-                                  ("Recommend", .string("https://api.aliyun.com/troubleshoot?q=\(code)&product=\(product)"))))
+                                  ("Recommend", .string("https://api.aliyun.com/troubleshoot?q=\(code)&product=\(product)"))),
+                     contentType: Self.contentType)
     }
 
     public func reject(_ event: SimStats.Event, _ error: AlibabaSimError) -> SimResponse {
@@ -116,7 +120,7 @@ public struct AlibabaSimGateway: Sendable {
 
     public func answer(_ body: JSONValue) -> SimResponse {
         stats.record(.answered)
-        return .json(200, body)
+        return .json(200, body, contentType: Self.contentType)
     }
 
     /// Upper-case UUID, the form Alibaba request ids take.
