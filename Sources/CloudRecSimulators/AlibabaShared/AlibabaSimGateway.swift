@@ -93,7 +93,7 @@ public struct AlibabaSimGateway: Sendable {
             return .rejected(reject(rejection.event, rejection.error.status, rejection.error.code, rejection.error.message))
         case let .success(call):
             guard conditions.admits(limiter, now: now) else {
-                return .rejected(reject(.throttled, 400, AlibabaErrorCodes.throttlingUser, "Request was denied due to user flow control."))
+                return .rejected(throttled(now: now))
             }
             guard operations.contains(where: { $0.action == call.action && $0.version == call.version }) else {
                 return .rejected(reject(.badRequest, 404, AlibabaErrorCodes.apiNotFound,
@@ -112,6 +112,14 @@ public struct AlibabaSimGateway: Sendable {
                                   ("Message", .string(message)),
                                   ("Recommend", .string("https://api.aliyun.com/troubleshoot?q=\(code)&product=\(product)"))),
                      contentType: Self.contentType)
+    }
+
+    /// `Throttling.User` (HTTP 400) with the back-off hint the official SDK honours: `x-acs-retry-after` in
+    /// milliseconds (alibabacloud_tea_openapi `get_throttling_time_left`), until the rate window admits again.
+    public func throttled(now: Double) -> SimResponse {
+        var response = reject(.throttled, 400, AlibabaErrorCodes.throttlingUser, "Request was denied due to user flow control.")
+        response.headers["x-acs-retry-after"] = String(limiter.retryAfterMilliseconds(now: now))
+        return response
     }
 
     public func reject(_ event: SimStats.Event, _ error: AlibabaSimError) -> SimResponse {
