@@ -23,6 +23,8 @@ private func observed(_ status: TaskStatus, vendorStatus: String = "2", files: [
 }
 
 private let notFound = PollResult.failure(.notFound, code: "300001000", message: "record task not exist")
+/// Alibaba Live `InvalidParameter.TaskId`: the task exists but can no longer be queried.
+private let gone = PollResult.failure(.notFound, code: "InvalidParameter.TaskId", message: nil, taskGone: true)
 
 @Suite("TaskTracker")
 struct TaskTrackerTests {
@@ -87,7 +89,6 @@ struct TaskTrackerTests {
     /// 3 days ago) before we ever saw it. It ends as unknown, is no longer polled, and goes after the retention.
     @Test func goneBeforeSeenEndsUnknownAndExpires() throws {
         try tracker.track(spec, vendor: .alibabaLive, source: .config)
-        let gone = PollResult.failure(.notFound, code: "InvalidParameter.TaskId", message: nil, taskGone: true)
         let task = try #require(tracker.record(key, result: gone, now: 100, notFoundGrace: 0))
         #expect(task.status == .unknown)
         #expect(task.vendorStatus == "InvalidParameter.TaskId")
@@ -102,7 +103,6 @@ struct TaskTrackerTests {
     @Test func goneAfterSeenCompletes() throws {
         try tracker.track(spec, vendor: .alibabaLive, source: .config)
         tracker.record(key, result: observed(.running, vendorStatus: "RUNNING", reportsUploadStates: false), now: 100, notFoundGrace: 0)
-        let gone = PollResult.failure(.notFound, code: "InvalidParameter.TaskId", message: nil, taskGone: true)
         let task = try #require(tracker.record(key, result: gone, now: 130, notFoundGrace: 0))
         #expect(task.status == .completed)
         #expect(task.vendorStatus == "InvalidParameter.TaskId")
