@@ -122,7 +122,7 @@ let package = Package(
         ], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "CloudRecIntegrationTests", dependencies: [
             "CloudRecApp", "CloudRecCore", "CloudRecConfig", "CloudRecSimulators", "CloudRecSimulatorServer",
-            "CloudRecMetrics", "CloudRecPolling", "CloudRecHTTP", "CloudRecStorage",
+            "CloudRecMetrics", "CloudRecPolling", "CloudRecHTTP", "CloudRecStorage", "CloudRecVendors",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
         ], swiftSettings: swiftSettings),

@@ -28,13 +28,38 @@ public struct ServeOptions: Sendable {
     public init() {}
 }
 
-/// Wires the exporter: HTTP client, engine, HTTP surface, reload on SIGHUP, the demo's simulators when asked.
+/// The exporter as `build` assembles it: the app and every service that runs it, and the HTTP client that must be shut
+/// down after the services stop (or when a later start-up step fails).
+public struct BuiltExporter: Sendable {
+    public let app: ExporterApp
+    public let services: [any Service]
+    let httpClient: HTTPClient
+
+    /// Runs every service until SIGTERM/SIGINT (or a service fails), then shuts the HTTP client down.
+    public func run(logger: Logger) async throws {
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            try? await httpClient.shutdown()
+            throw error
+        }
+        try await httpClient.shutdown()
+    }
+}
+
+/// Wires the exporter: task store, HTTP client, engine, HTTP surface, reload on SIGHUP, the demo's simulators when asked.
 public enum ExporterServer {
     public static func run(options: ServeOptions, logger: Logger) async throws {
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
-            timeout: .init(connect: .seconds(5)), connectionPool: .init(idleTimeout: .seconds(60))))
+        try await build(options: options, logger: logger).run(logger: logger)
+    }
+
+    /// Builds everything `serve` runs. Every start-up failure is an `ExporterStartupError`, and whatever was started
+    /// before it (the HTTP client, the task store) is shut down first: no early exit leaves a resource to trap in its
+    /// deinit.
+    public static func build(options: ServeOptions, logger: Logger) async throws -> BuiltExporter {
         var services: [any Service] = []
-        let app: ExporterApp
         var store: SQLiteTaskStore?
         var restored: [TrackedTask] = []
         if let path = options.storagePath {
@@ -45,9 +70,24 @@ public enum ExporterServer {
                 services.append(opened)
                 logger.info("task store opened", metadata: ["path": .string(path), "tasks": .stringConvertible(restored.count)])
             } catch {
-                throw ExporterStartupError("\(error)")
+                throw ExporterStartupError("task store \(path): \(error)")
             }
         }
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
+            timeout: .init(connect: .seconds(5)), connectionPool: .init(idleTimeout: .seconds(60))))
+        do {
+            let app = try wire(options: options, logger: logger, httpClient: httpClient, store: store, restored: restored,
+                               services: &services)
+            return BuiltExporter(app: app, services: services, httpClient: httpClient)
+        } catch {
+            try? await httpClient.shutdown()
+            throw error
+        }
+    }
+
+    private static func wire(options: ServeOptions, logger: Logger, httpClient: HTTPClient, store: SQLiteTaskStore?,
+                             restored: [TrackedTask], services: inout [any Service]) throws -> ExporterApp {
+        let app: ExporterApp
         let transport = AsyncHTTPClientTransport(client: httpClient)
         if options.demo {
             let demo = DemoEnvironment(logger: logger, pollInterval: options.demoPollInterval)
@@ -96,15 +136,7 @@ public enum ExporterServer {
             },
             logger: logger)
         services += [app.engine, app.taskFiles, SignalReloader(app: app), application] as [any Service]
-        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
-                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        do {
-            try await group.run()
-        } catch {
-            try? await httpClient.shutdown()
-            throw error
-        }
-        try await httpClient.shutdown()
+        return app
     }
 }
 

@@ -57,18 +57,19 @@ public enum JSONValue: Sendable, Hashable {
         }
     }
 
-    /// Numbers, and numeric strings (some vendor examples quote numbers).
+    /// Finite numbers, and numeric strings (some vendor examples quote numbers); never NaN or an infinity, whatever
+    /// the text says (`"nan"`, `"inf"`, `"1e999"`).
     public var doubleValue: Double? {
         switch self {
-        case let .number(n): return n
-        case let .string(s): return Double(s)
+        case let .number(n): return n.isFinite ? n : nil
+        case let .string(s): return CheckedNumber.finite(s)
         default: return nil
         }
     }
 
-    public var intValue: Int? { doubleValue.flatMap { $0 == $0.rounded() ? Int(exactly: $0) : nil } }
+    public var intValue: Int? { doubleValue.flatMap { CheckedNumber.whole($0, in: Int.min...Int.max) } }
     /// A whole count (bytes), fractions dropped; nil when out of range or not a number (`Int64(_:)` would trap).
-    public var int64Value: Int64? { doubleValue.flatMap { Int64(exactly: $0.rounded(.towardZero)) } }
+    public var int64Value: Int64? { doubleValue.flatMap { CheckedNumber.truncated($0) } }
     public var boolValue: Bool? {
         switch self {
         case let .bool(b): return b

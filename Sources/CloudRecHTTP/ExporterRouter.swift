@@ -39,11 +39,6 @@ public enum ExporterRouter {
         return router
     }
 
-    static func metricsResponse(control: any ExporterControl, accept: String?, acceptEncoding: String?) -> Response {
-        let format = ExpositionFormat.negotiate(accept: accept)
-        return response(format, render(control: control, format: format, gzip: acceptsGzip(acceptEncoding)))
-    }
-
     /// Concurrent scrapes of the same format and encoding share one render, and expensive renders are briefly
     /// reused (see `ScrapeCoalescer`).
     static func metricsResponse(control: any ExporterControl, coalescer: ScrapeCoalescer, accept: String?,

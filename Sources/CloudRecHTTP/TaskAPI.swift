@@ -38,7 +38,7 @@ public enum TaskAPI {
             await guarded(request, registry) { api in
                 let key = try taskKey(context)
                 guard let account = registry.account(named: key.account) else {
-                    throw APIError(.notFound, "no account named \"\(key.account)\"")
+                    throw APIError(.notFound, "no account named \"\(ExternalText.excerpt(key.account))\"")
                 }
                 var request = request
                 let body = try await readBody(&request, limit: api.maxBodyBytes)
@@ -73,8 +73,8 @@ public enum TaskAPI {
         guard let api = registry.apiConfig else {
             return json(.notFound, .obj(("error", "the task API is off: set api.token in the configuration")))
         }
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-              constantTimeEqual(Array(header.dropFirst(7).utf8), Array(api.token.reveal().utf8)) else {
+        guard let header = request.headers[.authorization], let token = bearerToken(header),
+              constantTimeEqual(Array(token.utf8), Array(api.token.reveal().utf8)) else {
             var response = json(.unauthorized, .obj(("error", "missing or wrong bearer token")))
             response.headers[.wwwAuthenticate] = "Bearer realm=\"cloudrec_exporter\""
             return response
@@ -94,6 +94,13 @@ public enum TaskAPI {
         }
     }
 
+    /// The credentials of an `Authorization: Bearer <token>` header; the scheme is case-insensitive (RFC 7235).
+    static func bearerToken(_ header: String) -> Substring? {
+        guard let space = header.firstIndex(of: " "), header[..<space].lowercased() == "bearer" else { return nil }
+        let token = header[header.index(after: space)...].drop { $0 == " " }
+        return token.isEmpty ? nil : token
+    }
+
     /// Compares without an early exit, so response time does not reveal how much of a guess was right.
     static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         var difference = UInt8(a.count == b.count ? 0 : 1)
@@ -108,7 +115,12 @@ public enum TaskAPI {
               let taskID = context.parameters.get("task_id")?.removingPercentEncoding else {
             throw APIError(.badRequest, "account and task id are required in the path")
         }
-        guard !taskID.isEmpty, taskID.count <= 256, !taskID.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+        // Account names are letters, digits, '-', '_' and '.' (the config enforces it); anything else names no
+        // account, and is not echoed whole.
+        guard ExternalText.isAccountName(account) else {
+            throw APIError(.notFound, "no account named \"\(ExternalText.excerpt(account))\"")
+        }
+        guard !taskID.isEmpty, taskID.count <= 256, ExternalText.isPrintable(taskID) else {
             throw APIError(.badRequest, "task id must be 1 to 256 printable characters")
         }
         return TaskKey(account: account, taskID: taskID)
@@ -146,15 +158,15 @@ public enum TaskAPI {
                         let allowed = api.allowedLabels.isEmpty ? "none are configured" : api.allowedLabels.joined(separator: ", ")
                         throw APIError(.badRequest, "label \"\(label)\" is not allowed (api.labels: \(allowed))")
                     }
-                    guard case let .string(text) = labelValue, text.count <= 128 else {
-                        throw APIError(.badRequest, "label \"\(label)\" must be a string of at most 128 characters")
+                    guard case let .string(text) = labelValue, text.count <= 128, ExternalText.isPrintable(text) else {
+                        throw APIError(.badRequest, "label \"\(label)\" must be a string of at most 128 printable characters")
                     }
                     labels[label] = text
                 }
                 continue
             }
             guard let text = value.stringValue, !value.isObject, value.arrayValue == nil else {
-                throw APIError(.badRequest, "\(name) must be a string or a number")
+                throw APIError(.badRequest, "\(ExternalText.excerpt(name)) must be a string or a number")
             }
             fields[name] = text
         }

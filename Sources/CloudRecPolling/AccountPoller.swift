@@ -115,7 +115,6 @@ public final class AccountPoller: Sendable {
         schedule.withLock { ($0.current[key] != nil, $0.inFlight.contains(key)) }
     }
 
-    public var scheduledCount: Int { schedule.withLock { $0.current.count + $0.inFlight.count } }
     public var lag: Double { schedule.withLock { $0.lastLag } }
 
     /// The poll loop. Only one loop runs per poller: a poller created before the engine runs reaches it twice (as
@@ -285,7 +284,6 @@ public final class AccountPoller: Sendable {
                         complete = false
                         break queries
                     }
-                    budget.recordSuccess()
                     for task in listed.tasks {
                         let spec = TaskSpec(account: account.name, id: task.id, fields: task.fields)
                         if (try? tracker.track(spec, vendor: account.vendor, source: .discovery)) == true {

@@ -57,7 +57,7 @@ public struct AsyncHTTPClientTransport: VendorTransport {
         if !request.body.isEmpty { outbound.body = .bytes(ByteBuffer(bytes: request.body)) }
         if let tlsConfiguration { outbound.tlsConfiguration = tlsConfiguration }
         let prepared = outbound
-        let deadline = NIODeadline.now() + .nanoseconds(Int64(timeout * 1_000_000_000))
+        let deadline = NIODeadline.now() + .nanoseconds(CheckedNumber.nanoseconds(timeout))
         return try await withThrowingTaskGroup(of: InboundResponse?.self) { group in
             group.addTask {
                 do {
@@ -79,7 +79,7 @@ public struct AsyncHTTPClientTransport: VendorTransport {
             }
             // The deadline covers the head; this covers a body that drips in slowly.
             group.addTask {
-                try await Task.sleep(for: .seconds(timeout))
+                try await Task.sleep(for: .seconds(CheckedNumber.clamped(timeout, to: 0...315_360_000)))
                 return nil
             }
             defer { group.cancelAll() }

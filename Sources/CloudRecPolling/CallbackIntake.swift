@@ -55,10 +55,10 @@ public final class CallbackIntake: Sendable {
     /// `body` nil: the request was larger than `maxBodyBytes`.
     public func receive(account name: String, headers: [String: String], body: [UInt8]?) -> CallbackReply {
         guard let account = engine.poller(for: name)?.account else {
-            return reply(404, "no account named \"\(name)\"", .unknownAccount, vendor: "", account: "")
+            return reply(404, "no account named \"\(ExternalText.excerpt(name))\"", .unknownAccount, vendor: "", account: "")
         }
         let vendor = account.vendor.rawValue
-        guard let handler = VendorCallbacks.handler(for: account.vendor) else {
+        guard let handler = VendorCatalog.schema(for: account.vendor).callbackHandler else {
             return reply(404, "vendor \(vendor) documents no verifiable recording callbacks", .notConfigured, vendor: vendor, account: name)
         }
         guard let secret = account.credentials[VendorCallbacks.secretField], !secret.isEmpty else {
@@ -90,8 +90,11 @@ public final class CallbackIntake: Sendable {
         switch replayGuard.admit(decoded, now: now) {
         case .fresh: break
         case let .outsideWindow(skew):
-            return reply(401, "replay rejected: signed time is \(Int(skew)) s from ours (window \(Int(replayGuard.window)) s)",
+            return reply(401, "replay rejected: signed time is \(CheckedNumber.describe(skew.rounded())) s from ours (window \(CheckedNumber.describe(replayGuard.window)) s)",
                          .rejectedReplay, vendor: vendor, account: name, event: decoded.event)
+        case .timeUnknown:
+            return reply(400, "malformed callback: its signed time is missing or not a number", .malformed, vendor: vendor,
+                         account: name, event: decoded.event)
         case .duplicate:
             return reply(401, "replay rejected: this callback was already accepted", .rejectedReplay, vendor: vendor, account: name,
                          event: decoded.event)

@@ -39,8 +39,6 @@ public final class PollingEngine: Service, Sendable {
         return PollingSettings(requestTimeout: g.requestTimeout, maxResponseBytes: g.maxResponseBytes)
     }
 
-    public var globalConfig: GlobalConfig { global.withLock { $0 } }
-
     public var accounts: [AccountSpec] { pollers.withLock { $0.values.map(\.account) }.sorted { $0.name < $1.name } }
 
     public func poller(for account: String) -> AccountPoller? { pollers.withLock { $0[account] } }

@@ -149,7 +149,6 @@ public final class RequestBudget: Sendable {
 
     public var limit: Double { state.withLock { $0.limit } }
     public var currentRate: Double { state.withLock { $0.rate } }
-    public var currentWindowCount: Int { state.withLock { $0.windowCount } }
     public var throttleCount: Int { state.withLock { $0.throttles } }
 
     static func windowCount(forRate rate: Double) -> Int {
@@ -207,9 +206,6 @@ public final class RequestBudget: Sendable {
             Self.recover(&s, now: now)
         }
     }
-
-    /// Kept for source compatibility: admitted calls are reported with `recordAdmitted(sentAt:now:)`.
-    public func recordSuccess() {}
 
     /// The vendor throttled a request sent at `sentAt`.
     public func recordThrottled(sentAt: Double, now: Double, retryAfter: Double?) {
@@ -282,60 +278,5 @@ public final class RequestBudget: Sendable {
             let sent = s.sends.count(from: now - Self.utilizationWindow, to: now + 1e-9)
             return min(1, Double(sent) / (Self.utilizationWindow * s.limit))
         }
-    }
-}
-
-/// Caps the number of vendor calls one account has in flight. Each account has its own, so a vendor that hangs
-/// holds only its own account's slots; the engine sets every limit to an even share of `max_concurrent_requests`.
-public final class ConcurrencyLimiter: Sendable {
-    private struct State {
-        var limit: Int
-        var inUse = 0
-        var waiters: [CheckedContinuation<Void, Never>] = []
-    }
-
-    private let state: Mutex<State>
-
-    public init(limit: Int) { state = Mutex(State(limit: max(1, limit))) }
-
-    public var limit: Int { state.withLock { $0.limit } }
-    public var inUse: Int { state.withLock { $0.inUse } }
-
-    /// A higher limit lets waiting callers in at once; a lower one takes effect as calls finish.
-    public func setLimit(_ limit: Int) {
-        let admitted = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            s.limit = max(1, limit)
-            var admitted: [CheckedContinuation<Void, Never>] = []
-            while s.inUse < s.limit, !s.waiters.isEmpty {
-                s.inUse += 1
-                admitted.append(s.waiters.removeFirst())
-            }
-            return admitted
-        }
-        for waiter in admitted { waiter.resume() }
-    }
-
-    public func acquire() async {
-        await withCheckedContinuation { continuation in
-            let admitted = state.withLock { s -> Bool in
-                guard s.inUse < s.limit else {
-                    s.waiters.append(continuation)
-                    return false
-                }
-                s.inUse += 1
-                return true
-            }
-            if admitted { continuation.resume() }
-        }
-    }
-
-    public func release() {
-        let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            // The slot passes straight to the next waiter, unless a lowered limit wants it back.
-            if s.inUse <= s.limit, !s.waiters.isEmpty { return s.waiters.removeFirst() }
-            s.inUse -= 1
-            return nil
-        }
-        next?.resume()
     }
 }

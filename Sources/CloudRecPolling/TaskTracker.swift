@@ -121,8 +121,8 @@ extension TaskPersistence {
     public var metricFamilies: [any ExposedFamily] { [] }
 }
 
-/// All tracked tasks and their exported series. Thread-safe; the pollers, the reload path and (later) the
-/// registration API all go through it.
+/// All tracked tasks and their exported series. Thread-safe; the pollers, the reload path, the registration API,
+/// discovery and callbacks all go through it.
 public final class TaskTracker: Sendable {
     private let tasks = Mutex<[TaskKey: TrackedTask]>([:])
     public let store: TaskSeriesStore

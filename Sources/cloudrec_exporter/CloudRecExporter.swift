@@ -79,8 +79,8 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--web.telemetry-path must be an absolute path other than / and /-/* (got \"\(telemetryPath)\")")
         }
         if configFile == nil, !demo { throw ValidationError("--config.file is required (or use --demo)") }
-        guard let interval = DurationParser.seconds(demoPollInterval), interval > 0 else {
-            throw ValidationError("--demo.poll-interval must be a duration such as 5s or 500ms (got \"\(demoPollInterval)\")")
+        guard let interval = DurationParser.seconds(demoPollInterval), ConfigRanges.pollInterval.contains(interval) else {
+            throw ValidationError("--demo.poll-interval must be a duration such as 5s or 500ms, \(ConfigRanges.describe(duration: ConfigRanges.pollInterval)) (got \"\(demoPollInterval.prefix(40))\")")
         }
         guard totalShards >= 1 else { throw ValidationError("--total-shards must be at least 1 (got \(totalShards))") }
         guard ShardSelector(shard: shard, totalShards: totalShards) != nil else {
@@ -144,6 +144,12 @@ struct Probe: AsyncParsableCommand {
 
     @Option(name: .customLong("timeout"), help: "Request timeout in seconds.")
     var timeout: Double = 10
+
+    func validate() throws {
+        guard CheckedNumber.within(timeout, ConfigRanges.requestTimeout) != nil else {
+            throw ValidationError("--timeout must be a number of seconds \(ConfigRanges.describe(duration: ConfigRanges.requestTimeout)) (got \(timeout))")
+        }
+    }
 
     func run() async throws {
         var overrides: [String: String] = [:]

@@ -61,7 +61,7 @@ struct AgoraCallbackTests {
     @Test func malformed() {
         #expect(throws: CallbackRejection.malformed("body is not valid JSON")) { try open("{\"eventType\":") }
         #expect(throws: CallbackRejection.malformed("eventType missing or not a number")) { try open(#"{"noticeId":"x"}"#) }
-        #expect(throws: CallbackRejection.malformed("payload.sid missing")) { try open(#"{"eventType":40,"payload":{}}"#) }
+        #expect(throws: CallbackRejection.malformed("payload.sid missing")) { try open(#"{"eventType":40,"notifyMs":1700000000000,"payload":{}}"#) }
     }
 
     @Test func events() throws {

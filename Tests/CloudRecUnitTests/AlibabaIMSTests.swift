@@ -12,7 +12,7 @@ import Testing
     @Test func schema() {
         let schema = AlibabaIMSClient.schema
         #expect(schema.vendor == .alibabaIMS)
-        #expect(schema.statusAPIName == "GetLiveRecordJob")
+        #expect(AlibabaIMSClient.operation.action == "GetLiveRecordJob")
         #expect(schema.defaultRateLimit == 10)
         #expect(schema.defaultEndpoint(["region": "cn-beijing"]) == "https://ice.cn-beijing.aliyuncs.com")
     }

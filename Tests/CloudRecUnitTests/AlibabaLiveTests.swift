@@ -12,7 +12,7 @@ import Testing
     @Test func schema() {
         let schema = AlibabaLiveClient.schema
         #expect(schema.vendor == .alibabaLive)
-        #expect(schema.statusAPIName == "DescribeRtcCloudRecordingFiles")
+        #expect(AlibabaLiveClient.operation.action == "DescribeRtcCloudRecordingFiles")
         #expect(schema.defaultRateLimit == 50)
         #expect(schema.defaultEndpoint(["region": "ap-southeast-1"]) == "https://live.aliyuncs.com")
     }

@@ -179,7 +179,9 @@ struct CallbackReplayGuardTests {
         #expect(guardian.admit(callback(["b", "a"]), now: 1001) == .duplicate)
         #expect(guardian.admit(callback(["c"], at: 300), now: 1000) == .outsideWindow(skewSeconds: 700))
         #expect(guardian.admit(callback(["d"], at: 1700), now: 1000) == .outsideWindow(skewSeconds: -700))
-        #expect(guardian.admit(callback(["e"], at: nil), now: 1000) == .fresh)
+        #expect(guardian.admit(callback(["e"], at: nil), now: 1000) == .timeUnknown)
+        #expect(guardian.admit(callback(["f"], at: .nan), now: 1000) == .timeUnknown)
+        #expect(guardian.admit(callback(["g"], at: .infinity), now: 1000) == .timeUnknown)
     }
 
     @Test func identitiesOutliveTheWindow() {

@@ -272,7 +272,7 @@ struct ExpositionTests {
         #expect(histogram.sampleCount(["q"]) == 4)
         #expect(histogram.sampleCount(["r"]) == 0)
         var out: [UInt8] = []
-        histogram.writeSamples(into: &out, format: .prometheusText)
+        histogram.writeSamples(into: &out, scrape: ScrapeInput(format: .prometheusText, snapshot: TaskSeriesStore().renderSnapshot()))
         #expect(text(out) == """
         h_seconds_bucket{api="q",le="0.25"} 1
         h_seconds_bucket{api="q",le="1"} 3
@@ -295,7 +295,7 @@ struct ExpositionTests {
         counter.increment(["b"], by: 2)
         counter.removeAll { $0 == ["a"] }
         var out: [UInt8] = []
-        counter.writeSamples(into: &out, format: .prometheusText)
+        counter.writeSamples(into: &out, scrape: ScrapeInput(format: .prometheusText, snapshot: TaskSeriesStore().renderSnapshot()))
         #expect(text(out) == "c_total{account=\"b\"} 2\n")
     }
 }

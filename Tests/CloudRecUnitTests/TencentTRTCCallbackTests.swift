@@ -60,8 +60,15 @@ struct TencentTRTCCallbackTests {
         #expect(throws: CallbackRejection.malformed("body is not valid JSON")) { try open("{not json") }
         #expect(throws: CallbackRejection.malformed("body is not a JSON object")) { try open("[1,2]") }
         #expect(throws: CallbackRejection.malformed("EventType missing or not a number")) { try open(#"{"EventGroupId":3}"#) }
+        // A signed body whose time cannot be checked is refused: its replay could not be.
+        #expect(throws: CallbackRejection.malformed("CallbackTs missing: the callback's time cannot be checked")) {
+            try open(#"{"EventGroupId":3,"EventType":301,"EventInfo":{"TaskId":"t","Payload":{}}}"#)
+        }
+        #expect(throws: CallbackRejection.malformed("CallbackTs out of range (Unix time from 2000 to 2100 expected)")) {
+            try open(#"{"EventGroupId":3,"EventType":301,"CallbackTs":1e99,"EventInfo":{"TaskId":"t","Payload":{}}}"#)
+        }
         #expect(throws: CallbackRejection.malformed("EventInfo.TaskId missing")) {
-            try open(#"{"EventGroupId":3,"EventType":301,"EventInfo":{"Payload":{}}}"#)
+            try open(#"{"EventGroupId":3,"EventType":301,"CallbackTs":1664209748188,"EventInfo":{"Payload":{}}}"#)
         }
     }
 
@@ -112,7 +119,7 @@ struct TencentTRTCCallbackTests {
     @Test func labelsStayBounded() throws {
         #expect(try open(recording(399, payload: "{}")).event == "other")
         #expect(try open(recording(307, payload: "{}")).events.first?.kind == .other)
-        let web = try open(#"{"EventGroupId":8,"EventType":801,"CallbackTs":1,"EventInfo":{"TaskId":"w"}}"#)
+        let web = try open(#"{"EventGroupId":8,"EventType":801,"CallbackTs":1664209748188,"EventInfo":{"TaskId":"w"}}"#)
         #expect(web.event == "801")
         #expect(web.events.isEmpty)
     }

@@ -89,7 +89,7 @@ struct TencentTRTCTests {
     @Test func schema() {
         let schema = TencentTRTCClient.schema
         #expect(schema.vendor == .tencentTRTC)
-        #expect(schema.statusAPIName == "DescribeCloudRecording")
+        #expect(TencentTRTCClient.action == "DescribeCloudRecording")
         #expect(schema.defaultRateLimit == 20)
         #expect(schema.credentialFields == ["secret_id", "secret_key"])
         #expect(schema.accountFields.map(\.name) == ["region", "sdk_app_id"])
@@ -98,7 +98,7 @@ struct TencentTRTCTests {
         #expect(schema.accountFields[1].problem(with: "14000x") != nil)
         #expect(schema.taskFields == [FieldSpec("sdk_app_id", required: false, kind: .numericID)])
         #expect(schema.defaultEndpoint([:]) == "https://trtc.tencentcloudapi.com")
-        #expect(VendorCatalog.schema(for: .tencentTRTC).statusAPIName == "DescribeCloudRecording")
+        #expect(VendorCatalog.schema(for: .tencentTRTC).vendor == .tencentTRTC)
     }
 
     @Test func missingOrBadSdkAppIDFailsBeforeSending() {

@@ -59,7 +59,8 @@ public struct AgoraCallback: VendorCallbackHandler {
         let payload = json["payload"] ?? .object([])
         var keys = [CallbackSupport.digestKey(request.body)]
         if let notice = json["noticeId"]?.nonEmptyString { keys.append("notice:\(notice)") }
-        let signedTime = json["notifyMs"]?.doubleValue.map { $0 / 1000 } ?? payload["sendts"]?.doubleValue.map { $0 / 1000 }
+        let signedTime = try CallbackSupport.signedTime(
+            (json["notifyMs"] ?? payload["sendts"])?.doubleValue.map { $0 / 1000 }, field: "notifyMs")
         if json["productId"]?.intValue == Self.channelEventsProduct {
             return DecodedCallback(event: "other", signedTime: signedTime, replayKeys: keys, events: [])
         }

@@ -14,12 +14,12 @@ public struct AgoraClient: VendorClient {
     public static let modes = ["individual", "mix", "web"]
 
     public static let schema = VendorSchema(
-        vendor: .agora, statusAPIName: "query", defaultRateLimit: 10,
+        vendor: .agora, defaultRateLimit: 10,
         accountFields: [FieldSpec("app_id")],
         credentialFields: ["customer_id", "customer_secret"],
         taskFields: [FieldSpec("resource_id"), FieldSpec("mode", kind: .oneOf(modes))],
         defaultEndpoint: { _ in "https://api.sd-rtn.com" },
-        makeClient: { AgoraClient(account: $0) })
+        makeClient: { AgoraClient(account: $0) }, callbackHandler: AgoraCallback())
 
     public static func basicAuthorization(customerID: String, customerSecret: String) -> String {
         "Basic " + Data("\(customerID):\(customerSecret)".utf8).base64EncodedString()

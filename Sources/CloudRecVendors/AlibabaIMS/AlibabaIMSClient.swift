@@ -16,7 +16,7 @@ public struct AlibabaIMSClient: VendorClient {
     /// ApsaraVideo Live's 50/s. Throttling answers still slow us down if the real limit is lower.
     public static let schema: VendorSchema = {
         var schema = VendorSchema(
-            vendor: .alibabaIMS, statusAPIName: operation.action, defaultRateLimit: 10,
+            vendor: .alibabaIMS, defaultRateLimit: 10,
             accountFields: AlibabaAccountSchema.accountFields,
             credentialFields: AlibabaAccountSchema.credentialFields,
             taskFields: [],

@@ -49,7 +49,7 @@ public struct AlibabaLiveCallback: VendorCallbackHandler {
         guard CallbackSupport.constantTimeEqual(signature.lowercased(), Self.signature(timestamp: timestamp, key: secret)) else {
             throw .signature("ALI-LIVE-SIGNATURE does not match")
         }
-        guard let signedTime = Double(timestamp) else { throw .signature("ALI-LIVE-TIMESTAMP is not a number") }
+        let signedTime = try CallbackSupport.signedTime(text: timestamp, field: "ALI-LIVE-TIMESTAMP")
         let json = try CallbackSupport.object(request.body)
         guard let eventType = Self.field(json, "eventType")?.nonEmptyString else { throw .malformed("eventType missing") }
         let keys = [CallbackSupport.digestKey(request.body)]

@@ -15,12 +15,12 @@ public struct AlibabaLiveClient: VendorClient {
     /// 50 calls/s per account (main account and its RAM users share it), from the API page's QPS section.
     /// The endpoint is `live.aliyuncs.com` for every region the SDK maps; set `endpoint` to override.
     public static let schema = VendorSchema(
-        vendor: .alibabaLive, statusAPIName: operation.action, defaultRateLimit: 50,
+        vendor: .alibabaLive, defaultRateLimit: 50,
         accountFields: AlibabaAccountSchema.accountFields,
         credentialFields: AlibabaAccountSchema.credentialFields,
         taskFields: [],
         defaultEndpoint: { _ in "https://live.aliyuncs.com" },
-        makeClient: { AlibabaLiveClient(account: $0) })
+        makeClient: { AlibabaLiveClient(account: $0) }, callbackHandler: AlibabaLiveCallback())
 
     public func statusRequest(for task: TaskSpec, context: RequestContext) throws -> OutboundRequest {
         try AlibabaRPCRequest.signed(Self.operation, parameters: [("TaskId", task.id)], account: account, context: context)

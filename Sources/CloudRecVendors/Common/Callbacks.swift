@@ -15,28 +15,18 @@ public protocol VendorCallbackHandler: Sendable {
     func open(_ request: CallbackRequest, secret: String) throws(CallbackRejection) -> DecodedCallback
 }
 
-/// Which vendors send documented, verifiable callbacks, and the credential that holds their secret.
+/// The credential that holds a callback secret. Which vendors send verifiable callbacks is each `VendorSchema`'s
+/// `callbackHandler` (nil for Alibaba IMS, whose callback body and signature are not documented).
 public enum VendorCallbacks {
     /// The optional per-account credential (inline, `${ENV}` or `callback_secret_file`). At the vendors it is the
     /// NCS secret (Agora), `callbacksecret` (ZEGO), the callback key (Tencent) and `NotifyAuthKey` (Alibaba Live).
     public static let secretField = "callback_secret"
-
-    /// nil for Alibaba IMS: its callback body and signature are not documented.
-    public static func handler(for vendor: Vendor) -> (any VendorCallbackHandler)? {
-        switch vendor {
-        case .agora: return AgoraCallback()
-        case .zego: return ZegoCallback()
-        case .tencentTRTC: return TencentTRTCCallback()
-        case .alibabaLive: return AlibabaLiveCallback()
-        case .alibabaIMS: return nil
-        }
-    }
 }
 
 public extension VendorSchema {
     /// Credentials an account may give but does not need: the callback secret, for vendors whose callbacks we verify.
     var optionalCredentialFields: [String] {
-        VendorCallbacks.handler(for: vendor) == nil ? [] : [VendorCallbacks.secretField]
+        callbackHandler == nil ? [] : [VendorCallbacks.secretField]
     }
 }
 
@@ -58,6 +48,27 @@ public enum CallbackSupport {
         do { json = try JSONValue.parse(body) } catch { throw .malformed("body is not valid JSON") }
         guard json.isObject else { throw .malformed("body is not a JSON object") }
         return json
+    }
+
+    /// Signed callback times are Unix seconds from 2000-01-01 to 2100-01-01. A time outside this range (`1e99`,
+    /// `inf`, `-1e300`), not a number (`nan`) or missing cannot be checked against the replay window, so such a
+    /// callback is refused (400) before anything is applied: accepting it would let its replay through once the
+    /// replay memory forgot it.
+    public static let signedTimeRange: ClosedRange<Double> = 946_684_800...4_102_444_800
+
+    /// `seconds` (already in seconds) checked against `signedTimeRange`; `field` names it in the refusal.
+    public static func signedTime(_ seconds: Double?, field: String) throws(CallbackRejection) -> Double {
+        guard let seconds else { throw .malformed("\(field) missing: the callback's time cannot be checked") }
+        guard let checked = CheckedNumber.within(seconds, signedTimeRange) else {
+            throw .malformed("\(field) out of range (Unix time from 2000 to 2100 expected)")
+        }
+        return checked
+    }
+
+    /// A signed time written as text (a header, ZEGO's string `timestamp`), in seconds or milliseconds.
+    public static func signedTime(text: String, milliseconds: Bool = false, field: String) throws(CallbackRejection) -> Double {
+        guard let value = CheckedNumber.finite(text) else { throw .malformed("\(field) is not a finite number") }
+        return try signedTime(milliseconds ? value / 1000 : value, field: field)
     }
 
     /// Duplicate key for the exact signed bytes.
@@ -98,6 +109,8 @@ public final class CallbackReplayGuard: Sendable {
         case fresh
         /// The signed timestamp is further than the window from our clock.
         case outsideWindow(skewSeconds: Double)
+        /// No signed time, or one that is not a finite number: the window cannot be checked, so it is refused.
+        case timeUnknown
         case duplicate
     }
 
@@ -123,10 +136,10 @@ public final class CallbackReplayGuard: Sendable {
 
     /// Checks a verified callback and, when fresh, remembers its identities.
     public func admit(_ callback: DecodedCallback, now: Double) -> Verdict {
-        if let signed = callback.signedTime, abs(now - signed) > window {
-            return .outsideWindow(skewSeconds: now - signed)
-        }
-        let keep = max(now, callback.signedTime ?? now) + window
+        guard let signed = callback.signedTime, signed.isFinite else { return .timeUnknown }
+        if abs(now - signed) > window { return .outsideWindow(skewSeconds: now - signed) }
+        // Kept until the signed time leaves the window: a replay after that is refused by the window itself.
+        let keep = max(now, signed) + window
         return state.withLock { s in
             s.dropExpired(now: now)
             if callback.replayKeys.contains(where: { s.expiry[$0] != nil }) { return .duplicate }

@@ -20,15 +20,19 @@ public struct FieldSpec: Sendable, Hashable {
     }
 
     /// Returns a problem description, or nil when the value is acceptable.
+    /// The longest text field value: vendor ids and names are far shorter.
+    public static let maxLength = 256
+
     public func problem(with value: String) -> String? {
         switch kind {
         case .text:
-            return value.isEmpty ? "must not be empty" : nil
+            return value.isEmpty || value.count > Self.maxLength || !ExternalText.isPrintable(value)
+                ? "must be 1 to \(Self.maxLength) printable characters" : nil
         case .numericID:
-            return !value.isEmpty && value.allSatisfy(\.isASCII) && value.allSatisfy(\.isNumber)
-                ? nil : "must be a numeric id, got \"\(value)\""
+            return !value.isEmpty && value.count <= 20 && value.allSatisfy(\.isASCII) && value.allSatisfy(\.isNumber)
+                ? nil : "must be a numeric id, got \"\(ExternalText.excerpt(value))\" (at most 20 digits)"
         case let .oneOf(allowed):
-            return allowed.contains(value) ? nil : "must be one of \(allowed.joined(separator: ", ")), got \"\(value)\""
+            return allowed.contains(value) ? nil : "must be one of \(allowed.joined(separator: ", ")), got \"\(ExternalText.excerpt(value))\""
         }
     }
 }
@@ -36,7 +40,6 @@ public struct FieldSpec: Sendable, Hashable {
 /// What the configuration must provide for a vendor, and its documented defaults.
 public struct VendorSchema: Sendable {
     public var vendor: Vendor
-    public var statusAPIName: String
     /// The documented per-account limit for the status API, requests per second.
     public var defaultRateLimit: Double
     public var accountFields: [FieldSpec]
@@ -47,13 +50,16 @@ public struct VendorSchema: Sendable {
     public var makeClient: @Sendable (AccountSpec) -> any VendorClient
     /// The vendor's task list API, for accounts with `discover: true`; nil when the vendor has none.
     public var makeLister: (@Sendable (AccountSpec) -> any TaskLister)?
+    /// Verifies and decodes the vendor's recording callbacks; nil when the vendor documents none we can verify.
+    public var callbackHandler: (any VendorCallbackHandler)?
 
-    public init(vendor: Vendor, statusAPIName: String, defaultRateLimit: Double, accountFields: [FieldSpec],
+    public init(vendor: Vendor, defaultRateLimit: Double, accountFields: [FieldSpec],
                 credentialFields: [String], taskFields: [FieldSpec],
                 defaultEndpoint: @escaping @Sendable ([String: String]) -> String,
-                makeClient: @escaping @Sendable (AccountSpec) -> any VendorClient) {
+                makeClient: @escaping @Sendable (AccountSpec) -> any VendorClient,
+                callbackHandler: (any VendorCallbackHandler)? = nil) {
         self.vendor = vendor
-        self.statusAPIName = statusAPIName
+        self.callbackHandler = callbackHandler
         self.defaultRateLimit = defaultRateLimit
         self.accountFields = accountFields
         self.credentialFields = credentialFields

@@ -17,7 +17,9 @@ import Foundation
 /// | 312 | VOD task stopped, `Status` 1 = abnormal | upload failed (task) |
 /// | 304, 306, 307, 309, 801–804 | first m3u8, failover, slice, image error, web recording | counted only |
 ///
-/// Replay: the body is signed, so its `CallbackTs` bounds the window and a digest of the body identifies it.
+/// Replay: the body is signed, so its `CallbackTs` (or, without it, `EventInfo.EventMsTs`/`EventTs`) bounds the window
+/// and a digest of the body identifies it. A signed body with none of the three is refused (400): its time cannot be
+/// checked.
 public struct TencentTRTCCallback: VendorCallbackHandler {
     public let vendor = Vendor.tencentTRTC
     /// HTTP 200 is what TRTC checks; the body is ignored and `{"code":0}` is the suggested one.
@@ -47,8 +49,10 @@ public struct TencentTRTCCallback: VendorCallbackHandler {
         guard let eventType = json["EventType"]?.intValue else { throw .malformed("EventType missing or not a number") }
         let group = json["EventGroupId"]?.intValue
         let info = json["EventInfo"]
-        let signedTime = json["CallbackTs"]?.doubleValue.map { $0 / 1000 }
-            ?? info?["EventMsTs"]?.doubleValue.map { $0 / 1000 } ?? info?["EventTs"]?.doubleValue
+        let signedTime = try CallbackSupport.signedTime(
+            json["CallbackTs"]?.doubleValue.map { $0 / 1000 } ?? info?["EventMsTs"]?.doubleValue.map { $0 / 1000 }
+                ?? info?["EventTs"]?.doubleValue,
+            field: "CallbackTs")
         let keys = [CallbackSupport.digestKey(request.body)]
         let label: String
         switch group {

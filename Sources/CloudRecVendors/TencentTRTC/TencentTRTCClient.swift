@@ -17,13 +17,13 @@ public struct TencentTRTCClient: VendorClient {
     public static let regions = ["ap-beijing", "ap-guangzhou", "ap-mumbai", "ap-shanghai", "ap-singapore"]
 
     public static let schema = VendorSchema(
-        vendor: .tencentTRTC, statusAPIName: action, defaultRateLimit: 20,
+        vendor: .tencentTRTC, defaultRateLimit: 20,
         accountFields: [FieldSpec("region", kind: .oneOf(regions)), FieldSpec("sdk_app_id", kind: .numericID)],
         credentialFields: ["secret_id", "secret_key"],
         // A task may belong to another application of the same account.
         taskFields: [FieldSpec("sdk_app_id", required: false, kind: .numericID)],
         defaultEndpoint: { _ in "https://trtc.tencentcloudapi.com" },
-        makeClient: { TencentTRTCClient(account: $0) })
+        makeClient: { TencentTRTCClient(account: $0) }, callbackHandler: TencentTRTCCallback())
 
     public func statusRequest(for task: TaskSpec, context: RequestContext) throws -> OutboundRequest {
         guard let sdkAppIDText = task.fields["sdk_app_id"] ?? account.fields["sdk_app_id"] else {

@@ -40,7 +40,7 @@ public struct ZegoCallback: VendorCallbackHandler {
                                                 Self.signature(secret: secret, timestamp: timestamp, nonce: nonce)) else {
             throw .signature("signature does not match")
         }
-        guard let signedTime = Double(timestamp) else { throw .malformed("timestamp is not a number") }
+        let signedTime = try CallbackSupport.signedTime(text: timestamp, field: "timestamp")
         guard let eventType = json["event_type"]?.intValue else { throw .malformed("event_type missing or not a number") }
         var keys = ["nonce:\(timestamp):\(nonce)"]
         let label = CallbackSupport.label(eventType, documented: Self.documentedEvents)

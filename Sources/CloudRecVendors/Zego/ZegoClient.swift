@@ -10,12 +10,12 @@ public struct ZegoClient: VendorClient {
 
     public static let schema: VendorSchema = {
         var schema = VendorSchema(
-            vendor: .zego, statusAPIName: "DescribeRecordStatus", defaultRateLimit: 10,
+            vendor: .zego, defaultRateLimit: 10,
             accountFields: [FieldSpec("app_id", kind: .numericID)],
             credentialFields: ["server_secret"],
             taskFields: [],
             defaultEndpoint: { _ in "https://cloudrecord-api.zego.im" },
-            makeClient: { ZegoClient(account: $0) })
+            makeClient: { ZegoClient(account: $0) }, callbackHandler: ZegoCallback())
         schema.makeLister = { ZegoTaskLister(account: $0) }
         return schema
     }()
