@@ -62,14 +62,15 @@ public enum RetryAfter {
     public static let maxAlibabaMilliseconds = 120_000
 
     public static func seconds(fromDeltaSeconds text: String) -> Double? {
-        guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite, value > 0 else { return nil }
-        return min(value, maxDeltaSeconds)
+        guard let value = CheckedNumber.finite(text.trimmingCharacters(in: .whitespaces)), value > 0 else { return nil }
+        return CheckedNumber.clamped(value, to: 0...maxDeltaSeconds)
     }
 
     public static func seconds(fromAlibabaMilliseconds text: String) -> Double? {
         let digits = text.trimmingCharacters(in: .whitespaces)
-        guard !digits.isEmpty, digits.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
-        // All digits: only an overflow makes Int(_:) fail, and that is over the cap anyway.
+        // Digits only, as Python's int() reads it (no fraction, exponent or sign); a number too long for Int is over
+        // the cap anyway.
+        guard !digits.isEmpty, digits.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { return nil }
         let milliseconds = min(Int(digits) ?? Int.max, maxAlibabaMilliseconds)
         guard milliseconds > 0 else { return nil }
         return Double(milliseconds) / 1000
