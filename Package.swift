@@ -44,8 +44,10 @@ let package = Package(
             "CloudRecCore", "CloudRecVendors",
             .product(name: "Yams", package: "Yams"),
         ], swiftSettings: swiftSettings),
-        // Pre-rendered per-task series store, self metrics, text/OpenMetrics exposition.
-        .target(name: "CloudRecMetrics", dependencies: ["CloudRecCore"], swiftSettings: swiftSettings),
+        // The system zlib, for gzip scrapes joined from separately compressed blocks (crc32_combine, raw deflate).
+        .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
+        // Pre-rendered per-task series store, self metrics, text/OpenMetrics exposition, gzip block cache.
+        .target(name: "CloudRecMetrics", dependencies: ["CloudRecCore", "CZlib"], swiftSettings: swiftSettings),
         // Vendor simulators as pure request handlers (signature checks, lifecycles, rate limits, error codes).
         .target(name: "CloudRecSimulators", dependencies: [
             "CloudRecCore", "CloudRecVendors",
@@ -119,6 +121,7 @@ let package = Package(
             "CloudRecCore", "CloudRecConfig", "CloudRecVendors", "CloudRecMetrics", "CloudRecSimulators",
             "CloudRecPolling",
             .product(name: "PropertyBased", package: "swift-property-based"),
+            .product(name: "CompressNIO", package: "compress-nio"),
         ], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "CloudRecIntegrationTests", dependencies: [
             "CloudRecApp", "CloudRecCore", "CloudRecConfig", "CloudRecSimulators", "CloudRecSimulatorServer",

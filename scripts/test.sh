@@ -16,6 +16,7 @@ dpkg -s zlib1g-dev >/dev/null 2>&1 || apt_packages+=(zlib1g-dev)
 dpkg -s libsqlite3-dev >/dev/null 2>&1 || apt_packages+=(libsqlite3-dev)
 dpkg -s libcrypt-dev >/dev/null 2>&1 || apt_packages+=(libcrypt-dev)
 command -v openssl >/dev/null || apt_packages+=(openssl)
+command -v curl >/dev/null || apt_packages+=(curl)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${apt_packages[*]}"
   as_root apt-get update -qq
@@ -23,8 +24,8 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
 fi
 
-pip_packages=(PyYAML openapi-spec-validator tencentcloud-sdk-python-common tencentcloud-sdk-python-trtc alibabacloud-openapi-util
-              alibabacloud-tea-openapi alibabacloud-live20161101 alibabacloud-ice20201109)
+pip_packages=(PyYAML requests openapi-spec-validator tencentcloud-sdk-python-common tencentcloud-sdk-python-trtc
+              alibabacloud-openapi-util alibabacloud-tea-openapi alibabacloud-live20161101 alibabacloud-ice20201109)
 missing_pip=()
 for p in "${pip_packages[@]}"; do python3 -m pip show -q "$p" >/dev/null 2>&1 || missing_pip+=("$p"); done
 if [ ${#missing_pip[@]} -gt 0 ]; then

@@ -142,6 +142,11 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
         exposition.render(scrapeCut.withLock { _ in exposition.collect(format) })
     }
 
+    /// Gzip scrapes reuse the compressed blocks of unchanged tasks (`GzipScrapeCache`); collected under the same cut.
+    public func renderMetricsGzip(_ format: ExpositionFormat) -> (body: [UInt8], uncompressedBytes: Int)? {
+        exposition.renderGzip(scrapeCut.withLock { _ in exposition.collect(format) })
+    }
+
     public func taskSummary() -> [Vendor: [TaskStatus: Int]] {
         var summary: [Vendor: [TaskStatus: Int]] = [:]
         for account in engine.accounts { summary[account.vendor, default: [:]] = summary[account.vendor] ?? [:] }

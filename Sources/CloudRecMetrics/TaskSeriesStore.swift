@@ -12,6 +12,10 @@ public final class TaskSeriesStore: Sendable {
         var slots: [TaskKey: Int] = [:]
         var keys: [TaskKey] = []
         var tasks: [RenderedTask] = []
+        /// Each slot's rendering serial: a new one every time a task's lines are replaced, so equal serials mean
+        /// equal lines (the gzip cache reuses a block's compressed form while its serials stay the same).
+        var serials: [UInt64] = []
+        var nextSerial: UInt64 = 0
         /// Each slot's status, and the tasks per account and status (`cloudrec_tasks`), kept with the series so a
         /// scrape's counts always agree with its per-task series.
         var statuses: [TaskStatus] = []
@@ -36,6 +40,7 @@ public final class TaskSeriesStore: Sendable {
     /// What a scrape renders: the rendered tasks at one instant, and their sizes.
     public struct Snapshot: Sendable {
         let tasks: [RenderedTask]
+        let serials: [UInt64]
         let byteCount: Int
         let familyTasks: [Int]
         /// Tasks per account and status at the same instant as the series.
@@ -97,17 +102,20 @@ public final class TaskSeriesStore: Sendable {
         let rendered = TaskRenderer.render(export)
         storage.withLock { s in
             s.generation &+= 1
+            s.nextSerial &+= 1
             s.account(rendered, sign: 1)
             s.statusCounts[key.account, default: [:]][export.status, default: 0] += 1
             if let slot = s.slots[key] {
                 s.account(s.tasks[slot], sign: -1)
                 s.countStatus(s.statuses[slot], of: key, -1)
                 s.tasks[slot] = rendered
+                s.serials[slot] = s.nextSerial
                 s.statuses[slot] = export.status
             } else {
                 s.slots[key] = s.tasks.count
                 s.keys.append(key)
                 s.tasks.append(rendered)
+                s.serials.append(s.nextSerial)
                 s.statuses.append(export.status)
             }
         }
@@ -125,11 +133,13 @@ public final class TaskSeriesStore: Sendable {
         let last = s.tasks.count - 1
         if slot != last {
             s.tasks[slot] = s.tasks[last]
+            s.serials[slot] = s.serials[last]
             s.keys[slot] = s.keys[last]
             s.statuses[slot] = s.statuses[last]
             s.slots[s.keys[slot]] = slot
         }
         s.tasks.removeLast()
+        s.serials.removeLast()
         s.keys.removeLast()
         s.statuses.removeLast()
     }
@@ -147,7 +157,7 @@ public final class TaskSeriesStore: Sendable {
 
     /// The rendered tasks at this instant (O(1): copy-on-write).
     public func renderSnapshot() -> Snapshot {
-        storage.withLock { s in Snapshot(tasks: s.tasks, byteCount: s.byteCount, familyTasks: s.familyTasks, statusCounts: s.statusCounts,
+        storage.withLock { s in Snapshot(tasks: s.tasks, serials: s.serials, byteCount: s.byteCount, familyTasks: s.familyTasks, statusCounts: s.statusCounts,
                                  generation: s.generation) }
     }
 
