@@ -1,8 +1,8 @@
 import Synchronization
 
 /// Gzip scrapes that reuse work: the task families are cut into blocks of `blockSize` tasks per family, each block
-/// deflated on its own (`DeflateSegment`) and kept until one of its tasks' lines changes (the store's rendering
-/// serials say when). A scrape compresses only the exporter's own families and the blocks that changed, then joins
+/// deflated on its own (`DeflateSegment`) and kept until one of its tasks' lines in that family changes (the
+/// store's per-family rendering serials say when). A scrape compresses only the exporter's own families and the blocks that changed, then joins
 /// everything into one ordinary gzip member (`GzipMember`): every gzip reader takes it, not only those that accept
 /// concatenated members.
 ///
@@ -18,7 +18,8 @@ public final class GzipScrapeCache: Sendable {
     }
 
     struct Entry {
-        var serials: ArraySlice<UInt64>
+        /// The block's tasks' serials for this family.
+        var serials: [UInt64]
         var segment: DeflateSegment
     }
 
@@ -32,6 +33,11 @@ public final class GzipScrapeCache: Sendable {
     private let state = Mutex(State())
 
     public init() {}
+
+    static func serials(_ snapshot: TaskSeriesStore.Snapshot, family: Int, slots: Range<Int>) -> [UInt64] {
+        let stride = TaskSeriesStore.familyCount
+        return slots.map { snapshot.serials[$0 * stride + family] }
+    }
 
     /// Blocks reused and compressed by the last scrape (benchmarks and tests read it).
     public var lastScrapeBlocks: (reused: Int, compressed: Int) { state.withLock { ($0.reused, $0.compressed) } }
@@ -52,8 +58,8 @@ public final class GzipScrapeCache: Sendable {
                 while start < count {
                     let end = min(count, start + Self.blockSize)
                     let key = BlockKey(format: format, family: family, block: block)
-                    let serials = snapshot.serials[start..<end]
-                    if let entry = s.entries[key], entry.serials.elementsEqual(serials) {
+                    let serials = Self.serials(snapshot, family: family, slots: start..<end)
+                    if let entry = s.entries[key], entry.serials == serials {
                         kept[key] = entry
                         segments.append(entry.segment)
                         reused += 1

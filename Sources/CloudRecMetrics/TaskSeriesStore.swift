@@ -12,8 +12,9 @@ public final class TaskSeriesStore: Sendable {
         var slots: [TaskKey: Int] = [:]
         var keys: [TaskKey] = []
         var tasks: [RenderedTask] = []
-        /// Each slot's rendering serial: a new one every time a task's lines are replaced, so equal serials mean
-        /// equal lines (the gzip cache reuses a block's compressed form while its serials stay the same).
+        /// A rendering serial per slot and family (`slot * families + family`): a new one whenever that family's lines
+        /// of the task change, so equal serials mean equal lines. The gzip cache reuses a block's compressed form while
+        /// its serials stay the same; a re-poll that moves only the last-success time changes one family's serial.
         var serials: [UInt64] = []
         var nextSerial: UInt64 = 0
         /// Each slot's status, and the tasks per account and status (`cloudrec_tasks`), kept with the series so a
@@ -98,6 +99,8 @@ public final class TaskSeriesStore: Sendable {
 
     public init() {}
 
+    static let familyCount = TaskFamilies.all.count
+
     public func set(_ key: TaskKey, _ export: TaskExport) {
         let rendered = TaskRenderer.render(export)
         storage.withLock { s in
@@ -108,14 +111,17 @@ public final class TaskSeriesStore: Sendable {
             if let slot = s.slots[key] {
                 s.account(s.tasks[slot], sign: -1)
                 s.countStatus(s.statuses[slot], of: key, -1)
+                let old = s.tasks[slot]
+                for family in 0..<Self.familyCount where !old.slice(family).elementsEqual(rendered.slice(family)) {
+                    s.serials[slot * Self.familyCount + family] = s.nextSerial
+                }
                 s.tasks[slot] = rendered
-                s.serials[slot] = s.nextSerial
                 s.statuses[slot] = export.status
             } else {
                 s.slots[key] = s.tasks.count
                 s.keys.append(key)
                 s.tasks.append(rendered)
-                s.serials.append(s.nextSerial)
+                s.serials.append(contentsOf: repeatElement(s.nextSerial, count: Self.familyCount))
                 s.statuses.append(export.status)
             }
         }
@@ -133,13 +139,13 @@ public final class TaskSeriesStore: Sendable {
         let last = s.tasks.count - 1
         if slot != last {
             s.tasks[slot] = s.tasks[last]
-            s.serials[slot] = s.serials[last]
+            for family in 0..<familyCount { s.serials[slot * familyCount + family] = s.serials[last * familyCount + family] }
             s.keys[slot] = s.keys[last]
             s.statuses[slot] = s.statuses[last]
             s.slots[s.keys[slot]] = slot
         }
         s.tasks.removeLast()
-        s.serials.removeLast()
+        s.serials.removeLast(familyCount)
         s.keys.removeLast()
         s.statuses.removeLast()
     }
