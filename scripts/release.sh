@@ -96,6 +96,9 @@ if args is None:
 args[args.index("-o") + 1] = output
 args = [a for a in args if a not in ("-v", "-static-stdlib")]
 args.insert(args.index("-emit-executable"), "-static-stdlib")
+# Objects compiled without -static-stdlib autolink the shared Foundation, whose own dependencies the static archives
+# need spelled out (a -static-stdlib compile autolinks these four as well).
+args += ["-lCoreFoundation", "-l_FoundationICU", "-l_FoundationCShims", "-l_FoundationCollections"]
 subprocess.run(args, check=True)
 EOF
 fi
