@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command (README "Run the tests"; .ci/run calls exactly this). It installs what the tests need on a
 # fresh Debian machine (promtool, Prometheus, Alertmanager, the vendors' Python SDKs for signature cross-checks),
-# then checks the alert rules and dashboards, builds, runs the end-to-end test (scripts/e2e.sh: real Prometheus and
-# Alertmanager against the demo), then `swift test`: unit tests in parallel, integration tests one at a time.
+# then checks the alert rules, dashboards and Kubernetes manifests, builds, runs the end-to-end test (scripts/e2e.sh:
+# real Prometheus and Alertmanager against the demo), checks the release artifacts in a clean Debian root
+# (scripts/check_release.sh), then `swift test`: unit tests in parallel, integration tests one at a time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +23,7 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
 fi
 
-pip_packages=(PyYAML openapi-spec-validator tencentcloud-sdk-python-common tencentcloud-sdk-python-trtc alibabacloud-openapi-util alibabacloud-tea-openapi)
+pip_packages=(PyYAML openapi-spec-validator kubernetes-validate tencentcloud-sdk-python-common tencentcloud-sdk-python-trtc alibabacloud-openapi-util alibabacloud-tea-openapi)
 missing_pip=()
 for p in "${pip_packages[@]}"; do python3 -m pip show -q "$p" >/dev/null 2>&1 || missing_pip+=("$p"); done
 if [ ${#missing_pip[@]} -gt 0 ]; then
@@ -42,9 +43,16 @@ done
 echo "== OpenAPI document of the registration API"
 python3 -c "from openapi_spec_validator import validate; from openapi_spec_validator.readers import read_from_filename; validate(read_from_filename('api/openapi.yaml')[0]); print('api/openapi.yaml: valid')"
 
+echo "== Kubernetes manifests: offline schema validation"
+python3 scripts/check_kubernetes.py
+
 echo "== swift test"
 swift build --build-tests
 bash scripts/e2e.sh  # real Prometheus + Alertmanager against the demo; prints its duration
+# Release artifacts (tarball, .deb) installed and run in a clean debootstrapped Debian 12 root; the Dockerfile's runtime
+# packages against the .deb's Depends. --build debug relinks the debug build above with the Swift runtime static
+# (a cold release build takes far longer; README "Deployment"). Prints its duration.
+bash scripts/check_release.sh --build debug
 # Unit tests in parallel; integration tests one at a time: several of them measure time (scrape p99 under faults,
 # the healthy account's poll rate, recovery within one poll interval, soak RSS slope) and must not share the two
 # cores with each other. Reports: .build/fault-report.txt, .build/soak-report.txt.
