@@ -1,5 +1,6 @@
 // swift-tools-version:6.0
 import PackageDescription
+import Foundation
 
 // One module per concern. The pure modules (Core, Config, Vendors, Simulators, Metrics) have no networking
 // dependency so they build and test quickly; networking lives in Polling (client side), HTTP (our server),
@@ -7,6 +8,14 @@ import PackageDescription
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
+
+// Revision and build date for `--version` and cloudrec_exporter_build_info, stamped by scripts/release.sh through the
+// environment; a plain `swift build` reports "unknown". Only characters safe inside a C string literal are kept.
+func buildStamp(_ name: String) -> String {
+    let value = ProcessInfo.processInfo.environment[name] ?? ""
+    let safe = String(value.unicodeScalars.filter { $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || "-_.:+ ".unicodeScalars.contains($0)) })
+    return safe.isEmpty ? "unknown" : safe
+}
 
 let package = Package(
     name: "cloudrec_exporter",
@@ -72,6 +81,11 @@ let package = Package(
         ], swiftSettings: swiftSettings),
         // bcrypt verification for --web.config.file basic auth, from the system's libxcrypt (libcrypt-dev).
         .target(name: "CCrypt", linkerSettings: [.linkedLibrary("crypt")]),
+        // Revision and build date (see buildStamp above); a C file so that a new stamp recompiles only this file.
+        .target(name: "CBuildStamp", cSettings: [
+            .define("CLOUDREC_BUILD_REVISION", to: "\"\(buildStamp("CLOUDREC_BUILD_REVISION"))\""),
+            .define("CLOUDREC_BUILD_DATE", to: "\"\(buildStamp("CLOUDREC_BUILD_DATE"))\""),
+        ]),
         // The exporter's HTTP surface: /metrics, landing page, health, reload.
         .target(name: "CloudRecHTTP", dependencies: [
             "CloudRecCore", "CloudRecMetrics", "CloudRecConfig", "CCrypt",
@@ -96,7 +110,7 @@ let package = Package(
         // Wiring: builds the service group from a config; shared by the executable and the integration tests.
         .target(name: "CloudRecApp", dependencies: [
             "CloudRecCore", "CloudRecConfig", "CloudRecVendors", "CloudRecMetrics", "CloudRecPolling",
-            "CloudRecHTTP", "CloudRecSimulators", "CloudRecSimulatorServer", "CloudRecStorage",
+            "CloudRecHTTP", "CloudRecSimulators", "CloudRecSimulatorServer", "CloudRecStorage", "CBuildStamp",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),

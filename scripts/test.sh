@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The test command (README "Run the tests"; .ci/run calls exactly this). It installs what the tests need on a
 # fresh Debian machine (promtool, Prometheus, Alertmanager, the vendors' Python SDKs for signature cross-checks and
-# as clients of the simulators), then checks the alert rules and dashboards, builds, runs the official SDK clients
-# against the simulators (scripts/sdk_clients/), the end-to-end test (scripts/e2e.sh: real Prometheus and
-# Alertmanager against the demo), then `swift test`: unit tests in parallel, integration tests one at a time.
+# as clients of the simulators), then checks the alert rules, dashboards and Kubernetes manifests, builds, runs the
+# official SDK clients against the simulators (scripts/sdk_clients/), the end-to-end test (scripts/e2e.sh: real
+# Prometheus and Alertmanager against the demo), schemathesis against the registration API, checks the release
+# artifacts in a clean Debian root (scripts/check_release.sh), then `swift test`: unit tests in parallel,
+# integration tests one at a time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,8 +26,9 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
 fi
 
-pip_packages=(PyYAML requests openapi-spec-validator schemathesis tencentcloud-sdk-python-common tencentcloud-sdk-python-trtc
-              alibabacloud-openapi-util alibabacloud-tea-openapi alibabacloud-live20161101 alibabacloud-ice20201109)
+pip_packages=(PyYAML requests openapi-spec-validator schemathesis kubernetes-validate tencentcloud-sdk-python-common
+              tencentcloud-sdk-python-trtc alibabacloud-openapi-util alibabacloud-tea-openapi alibabacloud-live20161101
+              alibabacloud-ice20201109)
 missing_pip=()
 for p in "${pip_packages[@]}"; do python3 -m pip show -q "$p" >/dev/null 2>&1 || missing_pip+=("$p"); done
 if [ ${#missing_pip[@]} -gt 0 ]; then
@@ -45,6 +48,9 @@ done
 echo "== OpenAPI document of the registration API"
 python3 -c "from openapi_spec_validator import validate; from openapi_spec_validator.readers import read_from_filename; validate(read_from_filename('api/openapi.yaml')[0]); print('api/openapi.yaml: valid')"
 
+echo "== Kubernetes manifests: offline schema validation"
+python3 scripts/check_kubernetes.py
+
 echo "== swift test"
 swift build --build-tests
 echo "== the vendors' official SDK clients against the simulators (docs/vendors/fidelity.md)"
@@ -52,6 +58,10 @@ python3 scripts/sdk_clients/check_simulators.py --binary "$(swift build --show-b
 bash scripts/e2e.sh  # real Prometheus + Alertmanager against the demo; prints its duration
 echo "== schemathesis: the registration API against api/openapi.yaml (generated requests, bounded)"
 bash scripts/schemathesis.sh
+# Release artifacts (tarball, .deb) installed and run in a clean debootstrapped Debian 12 root; the Dockerfile's runtime
+# packages against the .deb's Depends. --build debug relinks the debug build above with the Swift runtime static
+# (a cold release build takes far longer; README "Deployment"). Prints its duration.
+bash scripts/check_release.sh --build debug
 # Unit tests in parallel; integration tests one at a time: several of them measure time (scrape p99 under faults,
 # the healthy account's poll rate, recovery within one poll interval, soak RSS slope) and must not share the two
 # cores with each other. Reports: .build/fault-report.txt, .build/soak-report.txt.

@@ -12,7 +12,7 @@ struct CloudRecExporter: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cloudrec_exporter",
         abstract: "Prometheus exporter for cloud-recording tasks at Agora, ZEGO, Tencent TRTC, Alibaba Live and Alibaba IMS.",
-        version: "\(BuildInfo.version) (revision \(BuildInfo.revision))",
+        version: BuildInfo.versionText,
         subcommands: [Serve.self, CheckConfig.self, Probe.self],
         defaultSubcommand: Serve.self)
 }

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Offline validation of examples/kubernetes (run by scripts/test.sh; no cluster, no network).
+
+- Built-in kinds (PersistentVolumeClaim, Deployment, Service) against the Kubernetes OpenAPI schemas that the
+  `kubernetes-validate` package ships (PyPI), in strict mode (unknown fields are errors), run without network.
+- The Prometheus Operator's CRDs have no schema there (kubernetes-validate skips them with a warning), so they are
+  checked here instead: the ServiceMonitor selects the Service by its labels and names one of its ports, with valid
+  durations and scrapeTimeout <= interval; the PrometheusRule's spec.groups passes `promtool check rules` (that it is
+  generated from alerts/ is checked by alerts/check.sh). The Kustomization lists exactly the manifests in the folder.
+- Cross-checks: the Service's targetPort is a named container port; the pod runs as the Dockerfile's non-root uid.
+"""
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+DIR = "examples/kubernetes"
+CRD_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor"), ("monitoring.coreos.com/v1", "PrometheusRule"),
+             ("kustomize.config.k8s.io/v1beta1", "Kustomization")}
+problems = []
+
+
+def problem(message):
+    problems.append(message)
+
+
+def seconds(duration):
+    parts = re.fullmatch(r"((\d+)h)?((\d+)m)?((\d+)s)?", duration or "")
+    if not duration or not parts:
+        return None
+    return int(parts.group(2) or 0) * 3600 + int(parts.group(4) or 0) * 60 + int(parts.group(6) or 0)
+
+
+def main():
+    files = sorted(glob.glob(f"{DIR}/*.yaml"))
+    docs = []  # (file, doc)
+    for path in files:
+        for doc in yaml.safe_load_all(open(path, encoding="utf-8")):
+            if doc:
+                docs.append((path, doc))
+    by_kind = {}
+    for path, doc in docs:
+        by_kind.setdefault(doc["kind"], []).append(doc)
+
+    # Built-in kinds against the schemas, offline (a network namespace of our own when we may make one).
+    builtin_files = sorted({path for path, doc in docs if (doc["apiVersion"], doc["kind"]) not in CRD_KINDS})
+    command = ["kubernetes-validate", "--strict"] + builtin_files
+    if os.geteuid() == 0 and shutil.which("unshare"):
+        command = ["unshare", "--net"] + command
+    run = subprocess.run(command, capture_output=True, text=True)
+    output = (run.stdout + run.stderr).strip()
+    print("\n".join("   " + line for line in output.splitlines()))
+    if run.returncode != 0 or "WARN" in output or "ERROR" in output:
+        problem(f"kubernetes-validate --strict failed (exit {run.returncode})")
+    validated = len([1 for _, doc in docs if (doc["apiVersion"], doc["kind"]) not in CRD_KINDS])
+    if output.count("passed") != validated:
+        problem(f"kubernetes-validate passed {output.count('passed')} resources, expected {validated}")
+
+    services = by_kind.get("Service", [])
+    deployments = by_kind.get("Deployment", [])
+    if len(services) != 1 or len(deployments) != 1:
+        problem("expected one Service and one Deployment")
+        return
+    service, deployment = services[0], deployments[0]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    container_ports = {p.get("name") for p in container.get("ports", [])}
+    service_ports = {p.get("name"): p for p in service["spec"]["ports"]}
+    for port in service_ports.values():
+        if port.get("targetPort") not in container_ports and port.get("targetPort") not in [p["containerPort"] for p in container["ports"]]:
+            problem(f"Service port {port.get('name')} targets {port.get('targetPort')}, which the container does not expose")
+    if not set(service["spec"]["selector"].items()) <= set(deployment["spec"]["template"]["metadata"]["labels"].items()):
+        problem("the Service's selector does not select the Deployment's pods")
+
+    for monitor in by_kind.get("ServiceMonitor", []):
+        labels = monitor["spec"]["selector"].get("matchLabels", {})
+        if not labels or not set(labels.items()) <= set(service["metadata"].get("labels", {}).items()):
+            problem("the ServiceMonitor's selector does not match the Service's labels")
+        for endpoint in monitor["spec"].get("endpoints", []):
+            if endpoint.get("port") not in service_ports:
+                problem(f"ServiceMonitor endpoint port {endpoint.get('port')!r} is not a Service port name")
+            interval, timeout = seconds(endpoint.get("interval", "30s")), seconds(endpoint.get("scrapeTimeout", "10s"))
+            if interval is None or timeout is None:
+                problem(f"ServiceMonitor endpoint has an invalid interval or scrapeTimeout: {endpoint}")
+            elif timeout > interval:
+                problem("ServiceMonitor scrapeTimeout is longer than its interval")
+            if endpoint.get("path", "/metrics") != "/metrics":
+                problem(f"ServiceMonitor scrapes {endpoint.get('path')}, the exporter serves /metrics")
+
+    for rule in by_kind.get("PrometheusRule", []):
+        with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as f:
+            yaml.safe_dump({"groups": rule["spec"]["groups"]}, f)
+        try:
+            run = subprocess.run(["promtool", "check", "rules", f.name], capture_output=True, text=True)
+            if run.returncode != 0:
+                problem("PrometheusRule spec: promtool check rules failed:\n" + run.stdout + run.stderr)
+            else:
+                print("   PrometheusRule spec: " + run.stdout.strip().splitlines()[-1].strip())
+        finally:
+            os.unlink(f.name)
+
+    for kustomization in by_kind.get("Kustomization", []):
+        listed = sorted(kustomization.get("resources", []))
+        present = sorted(os.path.basename(p) for p in files if os.path.basename(p) != "kustomization.yaml")
+        if listed != present:
+            problem(f"kustomization.yaml lists {listed}, the folder has {present}")
+
+    security = deployment["spec"]["template"]["spec"].get("securityContext", {})
+    dockerfile_user = [l.split()[1] for l in open("examples/Dockerfile", encoding="utf-8") if l.startswith("USER ")]
+    if not security.get("runAsNonRoot") or not dockerfile_user or str(security.get("runAsUser")) != dockerfile_user[-1].split(":")[0]:
+        problem(f"the pod's runAsUser {security.get('runAsUser')} is not the Dockerfile's USER {dockerfile_user}")
+
+
+main()
+if problems:
+    for message in problems:
+        print(f"check_kubernetes.py: {message}", file=sys.stderr)
+    sys.exit(1)
+print(f"   {DIR}: built-in kinds valid against the Kubernetes schemas (offline, strict); ServiceMonitor, "
+      "PrometheusRule and Kustomization checked by hand (no CRD schemas offline)")
