@@ -128,7 +128,7 @@ let package = Package(
         // figures for README "Performance". The only target that links swift-prometheus (as the comparison baseline).
         .executableTarget(name: "CloudRecBenchmarks", dependencies: [
             "CloudRecApp", "CloudRecCore", "CloudRecConfig", "CloudRecMetrics", "CloudRecPolling", "CloudRecHTTP",
-            "CloudRecSimulators", "CloudRecSimulatorServer", "CloudRecVendors",
+            "CloudRecSimulators", "CloudRecSimulatorServer", "CloudRecVendors", "CloudRecTestSupport",
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -136,15 +136,26 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Benchmarks/CloudRecBenchmarks", swiftSettings: swiftSettings),
+        // Test scaffolding both test targets and the benchmarks share: the harness (the exporter as ExporterServer.build
+        // builds it, simulators on loopback), eventually, the metrics parser, the in-memory simulator transport and the
+        // throwaway CA. Never linked into the exporter.
+        .target(name: "CloudRecTestSupport", dependencies: [
+            "CloudRecApp", "CloudRecCore", "CloudRecConfig", "CloudRecPolling", "CloudRecSimulators", "CloudRecSimulatorServer",
+            "CloudRecStorage", "CloudRecHTTP",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Tests/CloudRecTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "CloudRecUnitTests", dependencies: [
             "CloudRecCore", "CloudRecConfig", "CloudRecVendors", "CloudRecMetrics", "CloudRecSimulators",
-            "CloudRecPolling",
+            "CloudRecPolling", "CloudRecTestSupport",
             .product(name: "PropertyBased", package: "swift-property-based"),
             .product(name: "CompressNIO", package: "compress-nio"),
         ], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "CloudRecIntegrationTests", dependencies: [
             "CloudRecApp", "CloudRecCore", "CloudRecConfig", "CloudRecSimulators", "CloudRecSimulatorServer",
-            "CloudRecMetrics", "CloudRecPolling", "CloudRecHTTP", "CloudRecStorage", "CloudRecVendors",
+            "CloudRecMetrics", "CloudRecPolling", "CloudRecHTTP", "CloudRecStorage", "CloudRecVendors", "CloudRecTestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
         ], swiftSettings: swiftSettings),

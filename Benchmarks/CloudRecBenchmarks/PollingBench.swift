@@ -4,6 +4,7 @@ import CloudRecConfig
 import CloudRecCore
 import CloudRecPolling
 import CloudRecSimulatorServer
+import CloudRecTestSupport
 import Foundation
 import Logging
 import ServiceLifecycle

@@ -6,6 +6,7 @@ import CloudRecHTTP
 import CloudRecMetrics
 import CloudRecPolling
 import CloudRecSimulatorServer
+import CloudRecTestSupport
 import Foundation
 import Hummingbird
 import Logging

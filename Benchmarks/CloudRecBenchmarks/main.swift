@@ -4,6 +4,7 @@
 //   CloudRecBenchmarks [--quick] [--sections scrape,churn,polling,memory,concurrency,serve] [--sizes 1000,10000,100000]
 //                      [--swift-prometheus-max-tasks 10000] [--python python3] [--out DIR] [--poll-seconds 150]
 #if canImport(Glibc)
+import CloudRecTestSupport
 import Glibc
 #endif
 import CloudRecSimulatorServer

@@ -11,6 +11,7 @@ import HummingbirdTLS
 import NIOSSL
 import Logging
 import ServiceLifecycle
+import UnixSignals
 
 /// Options of the `serve` command, Prometheus style.
 public struct ServeOptions: Sendable {
@@ -41,15 +42,40 @@ public struct BuiltExporter: Sendable {
 
     /// Runs every service until SIGTERM/SIGINT (or a service fails), then shuts the HTTP client down.
     public func run(logger: Logger) async throws {
-        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
-                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = serviceGroup(logger: logger, shutdownSignals: [.sigterm, .sigint])
         do {
             try await group.run()
         } catch {
-            try? await httpClient.shutdown()
+            await shutdown()
             throw error
         }
-        try await httpClient.shutdown()
+        await shutdown()
+    }
+
+    /// The services as one group; tests and benchmarks run it and trigger its graceful shutdown themselves.
+    public func serviceGroup(logger: Logger, shutdownSignals: [UnixSignal] = []) -> ServiceGroup {
+        ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: shutdownSignals,
+                                          logger: logger))
+    }
+
+    /// Shuts the HTTP client down, once the services have stopped.
+    public func shutdown() async {
+        try? await httpClient.shutdown()
+    }
+}
+
+/// What an embedding (the integration tests, the benchmarks) hands `ExporterServer.build` instead of flags: a
+/// configuration source other than a file, a task store it opened itself, and a callback with the bound port. The
+/// rest is built exactly as `serve` builds it.
+public struct ExporterEmbedding: Sendable {
+    public var configSource: ConfigSource?
+    public var store: SQLiteTaskStore?
+    public var onListening: (@Sendable (Int) -> Void)?
+
+    public init(configSource: ConfigSource? = nil, store: SQLiteTaskStore? = nil, onListening: (@Sendable (Int) -> Void)? = nil) {
+        self.configSource = configSource
+        self.store = store
+        self.onListening = onListening
     }
 }
 
@@ -62,11 +88,16 @@ public enum ExporterServer {
     /// Builds everything `serve` runs. Every start-up failure is an `ExporterStartupError`, and whatever was started
     /// before it (the HTTP client, the task store) is shut down first: no early exit leaves a resource to trap in its
     /// deinit.
-    public static func build(options: ServeOptions, logger: Logger) async throws -> BuiltExporter {
+    public static func build(options: ServeOptions, logger: Logger, embedding: ExporterEmbedding = ExporterEmbedding())
+        async throws -> BuiltExporter {
         var services: [any Service] = []
         var store: SQLiteTaskStore?
         var restored: [TrackedTask] = []
-        if let path = options.storagePath {
+        if let given = embedding.store {
+            do { restored = try given.loadAll() } catch { throw ExporterStartupError("task store \(given.path): \(error)") }
+            store = given
+            services.append(given)
+        } else if let path = options.storagePath {
             do {
                 let opened = try SQLiteTaskStore(path: path, logger: logger)
                 restored = try opened.loadAll()
@@ -80,8 +111,8 @@ public enum ExporterServer {
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
             timeout: .init(connect: .seconds(5)), connectionPool: .init(idleTimeout: .seconds(60))))
         do {
-            let app = try wire(options: options, logger: logger, httpClient: httpClient, store: store, restored: restored,
-                               services: &services)
+            let app = try wire(options: options, embedding: embedding, logger: logger, httpClient: httpClient, store: store,
+                               restored: restored, services: &services)
             return BuiltExporter(app: app, services: services, httpClient: httpClient)
         } catch {
             try? await httpClient.shutdown()
@@ -89,11 +120,18 @@ public enum ExporterServer {
         }
     }
 
-    private static func wire(options: ServeOptions, logger: Logger, httpClient: HTTPClient, store: SQLiteTaskStore?,
-                             restored: [TrackedTask], services: inout [any Service]) throws -> ExporterApp {
+    private static func wire(options: ServeOptions, embedding: ExporterEmbedding, logger: Logger, httpClient: HTTPClient,
+                             store: SQLiteTaskStore?, restored: [TrackedTask], services: inout [any Service]) throws -> ExporterApp {
         let app: ExporterApp
         let transport = AsyncHTTPClientTransport(client: httpClient)
-        if options.demo {
+        if let source = embedding.configSource {
+            app = ExporterApp(source: source, transport: transport, logger: logger, persistence: store, shard: options.shard)
+            do {
+                try app.start(restoring: restored)
+            } catch {
+                throw ExporterStartupError("invalid configuration:\n\(error.description)")
+            }
+        } else if options.demo {
             let demo = DemoEnvironment(logger: logger, pollInterval: options.demoPollInterval)
             services += demo.hosts
             // The simulators start with the service group; the config needs their ports.
@@ -137,6 +175,7 @@ public enum ExporterServer {
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "cloudrec_exporter"),
             onServerRunning: { channel in
                 let bound = ListenAddress(host: listen.host, port: channel.localAddress?.port ?? listen.port)
+                embedding.onListening?(bound.port)
                 logger.info("listening", metadata: ["address": .string(bound.description),
                                                     "telemetry_path": .string(options.telemetryPath),
                                                     "shard": .string(options.shard.description)])

@@ -2,6 +2,7 @@ import CloudRecConfig
 import CloudRecCore
 import CloudRecPolling
 import CloudRecSimulators
+import CloudRecTestSupport
 import Foundation
 import NIOHTTP1
 import Testing

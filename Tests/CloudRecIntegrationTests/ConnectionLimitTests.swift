@@ -1,6 +1,7 @@
 import CloudRecMetrics
 import CloudRecSimulatorServer
 @testable import CloudRecHTTP
+import CloudRecTestSupport
 import Foundation
 import NIOCore
 import NIOEmbedded

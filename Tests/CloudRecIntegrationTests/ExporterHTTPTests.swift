@@ -2,6 +2,7 @@ import CloudRecApp
 import CloudRecConfig
 import CloudRecCore
 import CloudRecSimulators
+import CloudRecTestSupport
 import Foundation
 import Testing
 

@@ -1,6 +1,7 @@
 import CloudRecConfig
 import CloudRecCore
 import CloudRecSimulators
+import CloudRecTestSupport
 import Foundation
 import Synchronization
 import Testing

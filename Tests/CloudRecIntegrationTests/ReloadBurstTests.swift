@@ -2,6 +2,7 @@ import CloudRecApp
 import CloudRecCore
 import CloudRecSimulatorServer
 import CloudRecSimulators
+import CloudRecTestSupport
 import Foundation
 import Logging
 import ServiceLifecycle

@@ -1,6 +1,7 @@
 import CloudRecCore
 import CloudRecSimulatorServer
 import CloudRecSimulators
+import CloudRecTestSupport
 import Foundation
 import Logging
 import ServiceLifecycle

@@ -1,5 +1,6 @@
 import CloudRecCore
 import CloudRecSimulators
+import CloudRecTestSupport
 import Foundation
 import Testing
 

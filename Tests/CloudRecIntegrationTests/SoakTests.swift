@@ -1,6 +1,7 @@
 import CloudRecCore
 import CloudRecMetrics
 import CloudRecSimulators
+import CloudRecTestSupport
 import Foundation
 import Testing
 #if canImport(Glibc)

@@ -3,6 +3,7 @@ import CloudRecCore
 import CloudRecPolling
 import CloudRecSimulators
 import CloudRecStorage
+import CloudRecTestSupport
 import Foundation
 import Logging
 import NIOHTTP1

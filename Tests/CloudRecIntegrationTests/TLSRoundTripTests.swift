@@ -5,6 +5,7 @@ import CloudRecCore
 import CloudRecPolling
 import CloudRecSimulatorServer
 import CloudRecSimulators
+import CloudRecTestSupport
 import Foundation
 import Logging
 import ServiceLifecycle

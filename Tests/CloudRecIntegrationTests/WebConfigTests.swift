@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 @testable import CloudRecHTTP
 import CloudRecSimulatorServer
+import CloudRecTestSupport
 import Foundation
 import NIOCore
 import NIOSSL

@@ -2,6 +2,7 @@ import CloudRecConfig
 import CloudRecCore
 import CloudRecSimulators
 @testable import CloudRecVendors
+import CloudRecTestSupport
 import Foundation
 import Testing
 

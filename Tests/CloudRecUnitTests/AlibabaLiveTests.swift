@@ -1,6 +1,7 @@
 import CloudRecCore
 import CloudRecSimulators
 @testable import CloudRecVendors
+import CloudRecTestSupport
 import Foundation
 import Testing
 

@@ -3,6 +3,7 @@ import CloudRecCore
 import CloudRecMetrics
 @testable import CloudRecPolling
 import CloudRecSimulators
+import CloudRecTestSupport
 import CloudRecVendors
 import Logging
 import Testing

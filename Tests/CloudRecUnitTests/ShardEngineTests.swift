@@ -3,6 +3,7 @@ import CloudRecCore
 import CloudRecMetrics
 import CloudRecPolling
 import CloudRecSimulators
+import CloudRecTestSupport
 import Logging
 import Testing
 

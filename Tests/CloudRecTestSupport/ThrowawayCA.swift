@@ -1,3 +1,4 @@
+import CloudRecSimulatorServer
 import Foundation
 
 /// A throwaway CA and a server certificate for 127.0.0.1 and localhost, made with openssl in a directory at run time

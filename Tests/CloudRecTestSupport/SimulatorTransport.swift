@@ -4,8 +4,8 @@ import Synchronization
 
 /// Hands requests straight to a simulator (no sockets) and counts calls per task; tests await a call count
 /// instead of sleeping.
-final class CountingSimulatorTransport: VendorTransport {
-    let simulator: any VendorSimulator
+public final class CountingSimulatorTransport: VendorTransport {
+    public let simulator: any VendorSimulator
     private struct State {
         var perTask: [String: Int] = [:]
         var total = 0
@@ -13,9 +13,9 @@ final class CountingSimulatorTransport: VendorTransport {
     }
     private let state = Mutex(State())
 
-    init(simulator: any VendorSimulator) { self.simulator = simulator }
+    public init(simulator: any VendorSimulator) { self.simulator = simulator }
 
-    func send(_ request: OutboundRequest, timeout: Double, maxResponseBytes: Int) async throws -> InboundResponse {
+    public func send(_ request: OutboundRequest, timeout: Double, maxResponseBytes: Int) async throws -> InboundResponse {
         let simRequest = SimRequest(request)
         let response = simulator.respond(to: simRequest)
         // Agora: /v1/apps/{appid}/cloud_recording/resourceid/{rid}/sid/{sid}/mode/{mode}/query
@@ -32,11 +32,11 @@ final class CountingSimulatorTransport: VendorTransport {
         return try response.received(timeout: timeout, maxResponseBytes: maxResponseBytes)
     }
 
-    var counts: [String: Int] { state.withLock { $0.perTask } }
-    var total: Int { state.withLock { $0.total } }
+    public var counts: [String: Int] { state.withLock { $0.perTask } }
+    public var total: Int { state.withLock { $0.total } }
 
     /// Returns once at least `total` calls were made.
-    func wait(forTotal target: Int) async {
+    public func wait(forTotal target: Int) async {
         await withCheckedContinuation { continuation in
             let done = state.withLock { s -> Bool in
                 if s.total >= target { return true }

@@ -16,18 +16,18 @@ import ServiceLifecycle
 import Synchronization
 
 /// Runs simulators on loopback ports and a real exporter (engine + HTTP server on a free port) against them.
-struct Harness {
-    let exporter: ExporterApp
-    let accounts: [SimulatedAccount]
-    let port: Int
+public struct Harness: Sendable {
+    public let exporter: ExporterApp
+    public let accounts: [SimulatedAccount]
+    public let port: Int
     /// Each account's simulator, same order as `accounts` (its `/_sim/` control API included).
-    let simulatorURLs: [String]
+    public let simulatorURLs: [String]
 
-    var metricsURL: String { "http://127.0.0.1:\(port)/metrics" }
+    public var metricsURL: String { "http://127.0.0.1:\(port)/metrics" }
 
     /// `configure` adjusts the generated config (intervals, tasks) before the exporter starts. With a `store`, tasks
     /// are persisted there (its write-behind loop runs with the exporter) and the registration API is served.
-    static func run(accounts: [SimulatedAccount], source: ((ExporterConfig) throws -> ConfigSource)? = nil,
+    public static func run(accounts: [SimulatedAccount], source: ((ExporterConfig) throws -> ConfigSource)? = nil,
                     store: SQLiteTaskStore? = nil,
                     configure: (inout ExporterConfig) -> Void = { _ in },
                     _ body: (Harness) async throws -> Void) async throws {
@@ -47,46 +47,42 @@ struct Harness {
             }
             configure(&config)
             let configSource = try source?(config) ?? .fixed(config)
-            let exporter = ExporterApp(source: configSource, transport: AsyncHTTPClientTransport(client: .shared), logger: logger,
-                                       persistence: store)
-            try exporter.start()
+            // Built exactly as `serve` builds it (ExporterServer.build): the same router, connection guard, signal
+            // reloader, task file watcher and store wiring; only the config source, the store and the port differ.
+            var options = ServeOptions()
+            options.listenAddress = ListenAddress(host: "127.0.0.1", port: 0)
             let boundPort = PortBox()
-            let application = Application(
-                router: ExporterRouter.build(control: exporter, telemetryPath: "/metrics", registry: store == nil ? nil : exporter,
-                                             callbacks: exporter),
-                configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                onServerRunning: { channel in boundPort.set(channel.localAddress?.port ?? 0) },
-                logger: logger)
-            var services: [any Service] = [exporter.engine, application]
-            if let store { services.append(store) }
-            let exporterGroup = ServiceGroup(services: services, logger: logger)
+            let built = try await ExporterServer.build(options: options, logger: logger, embedding: ExporterEmbedding(
+                configSource: configSource, store: store, onListening: { boundPort.set($0) }))
+            let exporterGroup = built.serviceGroup(logger: logger)
             outer.addTask { try await exporterGroup.run() }
             var failure: (any Error)?
             do {
                 let port = try await boundPort.wait()
                 var simulatorURLs: [String] = []
                 for host in hosts { simulatorURLs.append(await host.baseURL()) }
-                try await body(Harness(exporter: exporter, accounts: accounts, port: port, simulatorURLs: simulatorURLs))
+                try await body(Harness(exporter: built.app, accounts: accounts, port: port, simulatorURLs: simulatorURLs))
             } catch {
                 failure = error
             }
             await exporterGroup.triggerGracefulShutdown()
             await simulatorGroup.triggerGracefulShutdown()
             try await outer.waitForAll()
+            await built.shutdown()
             if let failure { throw failure }
         }
     }
 
-    func scrape(headers: [(String, String)] = []) async throws -> (status: Int, headers: [String: String], body: [UInt8]) {
+    public func scrape(headers: [(String, String)] = []) async throws -> (status: Int, headers: [String: String], body: [UInt8]) {
         try await Self.request(metricsURL, headers: headers)
     }
 
-    func metrics() async throws -> Metrics {
+    public func metrics() async throws -> Metrics {
         let response = try await scrape()
         return Metrics(text: String(decoding: response.body, as: UTF8.self))
     }
 
-    static func request(_ url: String, method: NIOHTTP1.HTTPMethod = .GET, headers: [(String, String)] = [], body: [UInt8]? = nil)
+    public static func request(_ url: String, method: NIOHTTP1.HTTPMethod = .GET, headers: [(String, String)] = [], body: [UInt8]? = nil)
         async throws -> (status: Int, headers: [String: String], body: [UInt8]) {
         var request = HTTPClientRequest(url: url)
         request.method = method
@@ -99,14 +95,14 @@ struct Harness {
         return (Int(response.status.code), headerMap, Array(buffer: body))
     }
 
-    func account(_ vendor: Vendor) -> SimulatedAccount { accounts.first { $0.vendor == vendor }! }
+    public func account(_ vendor: Vendor) -> SimulatedAccount { accounts.first { $0.vendor == vendor }! }
 }
 
 /// A client that hands bodies back as sent (HTTPClient.shared inflates gzip itself, which would hide our encoding).
-let rawClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(decompression: .disabled))
+public let rawClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(decompression: .disabled))
 
 /// Waits for a condition by re-checking it; fails the test with `message` when it does not hold in time.
-func eventually(_ message: @autoclosure () -> String, timeout: Double = 45,
+public func eventually(_ message: @autoclosure () -> String, timeout: Double = 45,
                 _ condition: () async throws -> Bool) async throws {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
@@ -116,15 +112,16 @@ func eventually(_ message: @autoclosure () -> String, timeout: Double = 45,
     throw TestFailure("timed out after \(timeout)s waiting for: \(message())")
 }
 
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+public struct TestFailure: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }
 
-final class PortBox: Sendable {
+public final class PortBox: Sendable {
     private let port = Mutex<Int?>(nil)
-    func set(_ value: Int) { port.withLock { $0 = value } }
-    func wait() async throws -> Int {
+    public init() {}
+    public func set(_ value: Int) { port.withLock { $0 = value } }
+    public func wait() async throws -> Int {
         var found: Int?
         try await eventually("exporter listening") {
             found = port.withLock { $0 }
@@ -135,22 +132,22 @@ final class PortBox: Sendable {
 }
 
 /// A parsed text-format scrape, for assertions by name and labels.
-struct Metrics {
-    struct Sample {
-        var name: String
-        var labels: [String: String]
-        var value: Double
+public struct Metrics: Sendable {
+    public struct Sample: Sendable {
+        public var name: String
+        public var labels: [String: String]
+        public var value: Double
     }
 
-    let text: String
-    let samples: [Sample]
+    public let text: String
+    public let samples: [Sample]
 
-    init(text: String) {
+    public init(text: String) {
         self.text = text
         samples = text.split(separator: "\n").compactMap(Metrics.parse)
     }
 
-    static func parse(_ line: Substring) -> Sample? {
+    public static func parse(_ line: Substring) -> Sample? {
         guard !line.hasPrefix("#"), let space = line.lastIndex(of: " ") else { return nil }
         let series = line[..<space]
         guard let value = Double(line[line.index(after: space)...].replacingOccurrences(of: "+Inf", with: "inf")) else { return nil }
@@ -177,19 +174,19 @@ struct Metrics {
         return Sample(name: String(series[..<brace]), labels: labels, value: value)
     }
 
-    func value(_ name: String, _ labels: [String: String]) -> Double? {
+    public func value(_ name: String, _ labels: [String: String]) -> Double? {
         samples.first { sample in sample.name == name && labels.allSatisfy { key, value in sample.labels[key] == value } }?.value
     }
 
-    func has(_ name: String, _ labels: [String: String]) -> Bool { value(name, labels) != nil }
+    public func has(_ name: String, _ labels: [String: String]) -> Bool { value(name, labels) != nil }
 
     /// The status whose state-set sample is 1.
-    func status(account: String, task: String) -> String? {
+    public func status(account: String, task: String) -> String? {
         samples.first { $0.name == "cloudrec_task_status" && $0.labels["account"] == account && $0.labels["task_id"] == task && $0.value == 1 }?
             .labels["status"]
     }
 
-    func outcomes(account: String, _ outcome: String) -> Double {
+    public func outcomes(account: String, _ outcome: String) -> Double {
         value("cloudrec_api_requests_total", ["account": account, "outcome": outcome]) ?? 0
     }
 }
