@@ -47,7 +47,7 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
         engine = PollingEngine(tracker: tracker, metrics: metrics, transport: transport, logger: logger, shard: shard)
         taskFiles = TaskFileWatcher(engine: engine, logger: logger)
         callbacks = CallbackIntake(engine: engine, logger: logger)
-        exposition = MetricsExposition(store: store, families: metrics.families + engine.scrapeFamilies() + taskFiles.families
+        exposition = MetricsExposition(store: store, families: metrics.families + tracker.counters.families + engine.scrapeFamilies() + taskFiles.families
             + callbacks.families + (persistence?.metricFamilies ?? []) + ProcessMetrics.families())
     }
 
@@ -56,10 +56,10 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
     public var config: ExporterConfig? { current.withLock { $0 } }
 
     /// Loads the configuration for the first time; a bad one is fatal at start (the caller exits non-zero).
-    /// `restored` are the tasks from the durable store.
-    public func start(restoring restored: [TrackedTask] = []) throws(ConfigErrors) {
+    /// `restored` are the tasks from the durable store, `retired` the finished tasks it remembers as forgotten.
+    public func start(restoring restored: [TrackedTask] = [], retired: [TaskKey: Double] = [:]) throws(ConfigErrors) {
         let (config, hash) = try loadConfig()
-        engine.restore(restored)
+        engine.restore(restored, retired: retired)
         apply(config, hash: hash)
         ready.store(true, ordering: .relaxed)
     }

@@ -62,10 +62,12 @@ public enum ExporterServer {
         var services: [any Service] = []
         var store: SQLiteTaskStore?
         var restored: [TrackedTask] = []
+        var retired: [TaskKey: Double] = [:]
         if let path = options.storagePath {
             do {
                 let opened = try SQLiteTaskStore(path: path, logger: logger)
                 restored = try opened.loadAll()
+                retired = try opened.loadRetired()
                 store = opened
                 services.append(opened)
                 logger.info("task store opened", metadata: ["path": .string(path), "tasks": .stringConvertible(restored.count)])
@@ -77,7 +79,7 @@ public enum ExporterServer {
             timeout: .init(connect: .seconds(5)), connectionPool: .init(idleTimeout: .seconds(60))))
         do {
             let app = try wire(options: options, logger: logger, httpClient: httpClient, store: store, restored: restored,
-                               services: &services)
+                               retired: retired, services: &services)
             return BuiltExporter(app: app, services: services, httpClient: httpClient)
         } catch {
             try? await httpClient.shutdown()
@@ -86,7 +88,8 @@ public enum ExporterServer {
     }
 
     private static func wire(options: ServeOptions, logger: Logger, httpClient: HTTPClient, store: SQLiteTaskStore?,
-                             restored: [TrackedTask], services: inout [any Service]) throws -> ExporterApp {
+                             restored: [TrackedTask], retired: [TaskKey: Double],
+                             services: inout [any Service]) throws -> ExporterApp {
         let app: ExporterApp
         let transport = AsyncHTTPClientTransport(client: httpClient)
         if options.demo {
@@ -105,7 +108,7 @@ public enum ExporterServer {
             app = ExporterApp(source: .file(configFile), transport: transport, logger: logger, persistence: store,
                               shard: options.shard)
             do {
-                try app.start(restoring: restored)
+                try app.start(restoring: restored, retired: retired)
             } catch {
                 throw ExporterStartupError("invalid configuration:\n\(error.description)")
             }

@@ -83,6 +83,7 @@ public final class PollingEngine: Service, Sendable {
         }
         for poller in started {
             metrics.registerAccount(vendor: poller.account.vendor, account: poller.account.name, api: poller.client.statusAPIName)
+            tracker.counters.registerAccount(vendor: poller.account.vendor, account: poller.account.name)
         }
 
         let configured = Set(config.tasks.map(\.key))
@@ -123,9 +124,10 @@ public final class PollingEngine: Service, Sendable {
         }
     }
 
-    /// Call once before `apply` at start: tasks from the durable store, polled again when their account exists.
-    public func restore(_ tasks: [TrackedTask]) {
-        tracker.restore(tasks)
+    /// Call once before `apply` at start: tasks from the durable store, polled again when their account exists, and
+    /// the finished tasks already forgotten (not counted again when named again).
+    public func restore(_ tasks: [TrackedTask], retired: [TaskKey: Double] = [:]) {
+        tracker.restore(tasks, retired: retired)
     }
 
     private func syncSchedules() {
