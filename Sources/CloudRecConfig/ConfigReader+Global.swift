@@ -6,7 +6,8 @@ import Yams
 extension ConfigReader {
     mutating func readGlobal(_ node: Node) -> GlobalConfig {
         var global = GlobalConfig()
-        let allowed = ["poll_interval", "request_timeout", "ended_task_retention", "max_concurrent_requests", "max_response_bytes"]
+        let allowed = ["poll_interval", "request_timeout", "ended_task_retention", "stall_after", "max_concurrent_requests",
+                       "max_response_bytes"]
         for entry in entries(node, "global", allowed: allowed) {
             let path = "global.\(entry.key)"
             switch entry.key {
@@ -14,6 +15,7 @@ extension ConfigReader {
             case "request_timeout": if let v = duration(entry.value, path, in: ConfigRanges.requestTimeout) { global.requestTimeout = v }
             case "ended_task_retention":
                 if let v = duration(entry.value, path, in: ConfigRanges.endedTaskRetention) { global.endedTaskRetention = v }
+            case "stall_after": if let v = duration(entry.value, path, in: ConfigRanges.stallAfter) { global.stallAfter = v }
             case "max_concurrent_requests":
                 if let v = wholeNumber(entry.value, path, in: ConfigRanges.maxConcurrentRequests) { global.maxConcurrentRequests = v }
             case "max_response_bytes":

@@ -5,6 +5,8 @@ public struct GlobalConfig: Sendable, Hashable {
     public var pollInterval: Double = 30
     public var requestTimeout: Double = 10
     public var endedTaskRetention: Double = 900
+    /// A running task whose files have not grown for this long is stalled (`cloudrec_task_stalled`).
+    public var stallAfter: Double = 900
     /// Upper bound on status calls in flight at once, across all accounts.
     public var maxConcurrentRequests: Int = 32
     /// Vendor answers larger than this are refused (decode_error) instead of buffered.

@@ -12,24 +12,40 @@ public final class TaskSeriesStore: Sendable {
         var slots: [TaskKey: Int] = [:]
         var keys: [TaskKey] = []
         var tasks: [RenderedTask] = []
-        /// Each slot's status, and the tasks per account and status (`cloudrec_tasks`), kept with the series so a
-        /// scrape's counts always agree with its per-task series.
-        var statuses: [TaskStatus] = []
+        /// Each slot's status and stall, the tasks per account and status (`cloudrec_tasks`) and the stalled tasks
+        /// per account (`cloudrec_tasks_stalled`), kept with the series so a scrape's counts always agree with its
+        /// per-task series.
+        var tallies: [Tally] = []
         var statusCounts: [String: [TaskStatus: Int]] = [:]
+        var stalledCounts: [String: Int] = [:]
         var byteCount = 0
         /// How many tasks have samples in each family (a family's header is written when this is non-zero).
         var familyTasks = [Int](repeating: 0, count: TaskFamilies.all.count)
         var generation: UInt64 = 0
 
-        mutating func countStatus(_ status: TaskStatus, of key: TaskKey, _ sign: Int) {
-            let count = (statusCounts[key.account]?[status] ?? 0) + sign
-            statusCounts[key.account]?[status] = count == 0 ? nil : count
+        mutating func count(_ tally: Tally, of key: TaskKey, _ sign: Int) {
+            let count = (statusCounts[key.account]?[tally.status] ?? 0) + sign
+            statusCounts[key.account, default: [:]][tally.status] = count == 0 ? nil : count
             if statusCounts[key.account]?.isEmpty == true { statusCounts[key.account] = nil }
+            guard tally.stalled else { return }
+            let stalled = (stalledCounts[key.account] ?? 0) + sign
+            stalledCounts[key.account] = stalled == 0 ? nil : stalled
         }
 
         mutating func account(_ task: RenderedTask, sign: Int) {
             byteCount += sign * task.bytes.count
             for family in familyTasks.indices where !task.range(family).isEmpty { familyTasks[family] += sign }
+        }
+    }
+
+    /// What the per-account gauges count of a task.
+    struct Tally: Sendable, Hashable {
+        var status: TaskStatus
+        var stalled: Bool
+
+        init(_ export: TaskExport) {
+            status = export.status
+            stalled = export.stalled == true
         }
     }
 
@@ -40,6 +56,8 @@ public final class TaskSeriesStore: Sendable {
         let familyTasks: [Int]
         /// Tasks per account and status at the same instant as the series.
         public let statusCounts: [String: [TaskStatus: Int]]
+        /// Stalled tasks per account at the same instant.
+        public let stalledCounts: [String: Int]
         public let generation: UInt64
 
         public var count: Int { tasks.count }
@@ -97,18 +115,19 @@ public final class TaskSeriesStore: Sendable {
         let rendered = TaskRenderer.render(export)
         storage.withLock { s in
             s.generation &+= 1
+            let tally = Tally(export)
             s.account(rendered, sign: 1)
-            s.statusCounts[key.account, default: [:]][export.status, default: 0] += 1
+            s.count(tally, of: key, 1)
             if let slot = s.slots[key] {
                 s.account(s.tasks[slot], sign: -1)
-                s.countStatus(s.statuses[slot], of: key, -1)
+                s.count(s.tallies[slot], of: key, -1)
                 s.tasks[slot] = rendered
-                s.statuses[slot] = export.status
+                s.tallies[slot] = tally
             } else {
                 s.slots[key] = s.tasks.count
                 s.keys.append(key)
                 s.tasks.append(rendered)
-                s.statuses.append(export.status)
+                s.tallies.append(tally)
             }
         }
     }
@@ -121,17 +140,17 @@ public final class TaskSeriesStore: Sendable {
         guard let slot = s.slots.removeValue(forKey: key) else { return }
         s.generation &+= 1
         s.account(s.tasks[slot], sign: -1)
-        s.countStatus(s.statuses[slot], of: key, -1)
+        s.count(s.tallies[slot], of: key, -1)
         let last = s.tasks.count - 1
         if slot != last {
             s.tasks[slot] = s.tasks[last]
             s.keys[slot] = s.keys[last]
-            s.statuses[slot] = s.statuses[last]
+            s.tallies[slot] = s.tallies[last]
             s.slots[s.keys[slot]] = slot
         }
         s.tasks.removeLast()
         s.keys.removeLast()
-        s.statuses.removeLast()
+        s.tallies.removeLast()
     }
 
     public func removeAll(where predicate: (TaskKey) -> Bool) {
@@ -148,7 +167,7 @@ public final class TaskSeriesStore: Sendable {
     /// The rendered tasks at this instant (O(1): copy-on-write).
     public func renderSnapshot() -> Snapshot {
         storage.withLock { s in Snapshot(tasks: s.tasks, byteCount: s.byteCount, familyTasks: s.familyTasks, statusCounts: s.statusCounts,
-                                 generation: s.generation) }
+                                 stalledCounts: s.stalledCounts, generation: s.generation) }
     }
 
     /// Every task's rendered series by key (builds a dictionary: for tests and tools, not the scrape path).

@@ -51,6 +51,7 @@ public final class PollingEngine: Service, Sendable {
 
     private func applyLocked(_ config: ExporterConfig) {
         global.withLock { $0 = config.global }
+        tracker.setStallAfter(config.global.stallAfter)
         let wanted = Dictionary(uniqueKeysWithValues: config.accounts.map { ($0.name, $0) })
         var started: [AccountPoller] = []
         var removedAccounts: [String] = []
@@ -173,6 +174,11 @@ public final class PollingEngine: Service, Sendable {
                                 labelNames: ["vendor", "account", "status"]) { [weak self] snapshot in
                 guard let self else { return [] }
                 return TaskTracker.statusRows(snapshot.statusCounts, accounts: self.accounts.map { ($0.vendor, $0.name) })
+            },
+            GaugeSnapshotFamily(name: "cloudrec_tasks_stalled",
+                                help: "Running tasks whose files (count, size, duration) have not grown for stall_after, per account.",
+                                labelNames: ["vendor", "account"]) { [weak self] snapshot in
+                (self?.accounts ?? []).map { ([$0.vendor.rawValue, $0.name], Double(snapshot.stalledCounts[$0.name] ?? 0)) }
             },
             GaugeCallbackFamily(name: "cloudrec_poll_budget_utilization",
                                 help: "Share of this replica's polling budget for the account (rate_limit / total_shards) spent over the last 10 seconds (1 means polling is limited by the budget).",

@@ -27,6 +27,11 @@ public struct TrackedTask: Sendable, Codable {
     public var endedBy: FinishCause?
     /// What of the task the fleet counters already hold (nil in rows written before they existed).
     public var counted: CountedEvents?
+    /// A running task's files as of their last growth (ProgressMark.swift).
+    public var progress: ProgressMark?
+    /// Whether the task was stalled at its last successful poll (nil: not measurable); not stored, the next poll
+    /// tells again.
+    public var stalled: Bool?
 
     /// When the exporter first learned about the task.
     public var registeredAt: Double = 0
@@ -35,7 +40,7 @@ public struct TrackedTask: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case spec, vendor, sources, status, vendorStatus, observation, lastSuccess, lastPoll, notFoundSince, endedAt, registeredAt
-        case callback, endedBy, counted
+        case callback, endedBy, counted, progress
     }
 
     public init(spec: TaskSpec, vendor: Vendor, sources: Set<TaskSource>, registeredAt: Double = Date().timeIntervalSince1970) {
@@ -64,7 +69,7 @@ public struct TrackedTask: Sendable, Codable {
         return TaskExport(vendor: vendor, account: spec.account, taskID: spec.id, status: status, vendorStatus: vendorStatus,
                           fileCounts: formats, uploadCounts: uploads, totalSizeBytes: observation?.totalSizeBytes,
                           recordedSeconds: observation?.totalDurationSeconds, startTime: observation?.startTime,
-                          lastSuccess: lastSuccess, labels: spec.labels)
+                          lastSuccess: lastSuccess, labels: spec.labels, stalled: status == .running ? stalled : nil)
     }
 
     /// Applies one poll's result. Returns true when the task just became terminal.
@@ -142,6 +147,8 @@ public final class TaskTracker: Sendable {
     public let counters: FleetCounters
     /// Finished tasks already forgotten, with their end time (only taken with the task lock held).
     private let retired = Mutex(RetiredTasks())
+    /// `global.stall_after`: a running task whose files have not grown for this long is stalled.
+    private let stallAfter = Mutex<Double>(900)
 
     public init(store: TaskSeriesStore, persistence: (any TaskPersistence)? = nil, counters: FleetCounters = FleetCounters()) {
         self.store = store
@@ -165,6 +172,8 @@ public final class TaskTracker: Sendable {
 
     // Series and durable rows are changed while the task lock is held, so they follow the tasks in the same order:
     // an expiry racing a poll result can then never leave a series (or a row) behind for a task that is gone.
+
+    public func setStallAfter(_ seconds: Double) { stallAfter.withLock { $0 = seconds } }
 
     /// Exports a changed task and queues or writes it to the durable store. Called with the task lock held.
     private func publish(_ task: TrackedTask, statusChanged: Bool) {
@@ -279,6 +288,10 @@ public final class TaskTracker: Sendable {
             guard var task = all[key] else { return nil }
             let before = (task.status, task.endedAt, task.everSeen)
             _ = task.apply(result, now: now, notFoundGrace: notFoundGrace)
+            if result.outcome == .success {
+                task.trackProgress(now: now)
+                task.stalled = task.isStalled(now: now, stallAfter: stallAfter.withLock { $0 })
+            }
             let events = task.countNew()
             all[key] = task
             publish(task, statusChanged: before != (task.status, task.endedAt, task.everSeen) || !events.isEmpty)

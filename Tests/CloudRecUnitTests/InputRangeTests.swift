@@ -80,6 +80,8 @@ struct InputRangeTests {
                      yaml: "global:\n  request_timeout: \"VALUE\"\n", read: { $0.global.requestTimeout }),
         NumericField(path: "global.ended_task_retention", kind: .duration(ConfigRanges.endedTaskRetention),
                      yaml: "global:\n  ended_task_retention: \"VALUE\"\n", read: { $0.global.endedTaskRetention }),
+        NumericField(path: "global.stall_after", kind: .duration(ConfigRanges.stallAfter),
+                     yaml: "global:\n  stall_after: \"VALUE\"\n", read: { $0.global.stallAfter }),
         NumericField(path: "global.max_concurrent_requests", kind: .whole(ConfigRanges.maxConcurrentRequests),
                      yaml: "global:\n  max_concurrent_requests: \"VALUE\"\n", read: { Double($0.global.maxConcurrentRequests) }),
         NumericField(path: "global.max_response_bytes", kind: .whole(ConfigRanges.maxResponseBytes),
