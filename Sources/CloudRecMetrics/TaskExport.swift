@@ -56,6 +56,9 @@ public struct RenderedTask: Sendable {
         familyEnds = packed
     }
 
+    /// A task with no samples: counted in the per-account gauges, not exported per task.
+    public static let empty = RenderedTask(bytes: [], ends: [Int](repeating: 0, count: TaskFamilies.all.count))
+
     /// `ends[i]` is where family `i`'s samples end in `bytes`.
     public var ends: [Int] { (0..<TaskFamilies.all.count).map { Int(familyEnds[$0]) } }
 

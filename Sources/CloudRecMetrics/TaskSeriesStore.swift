@@ -18,6 +18,11 @@ public final class TaskSeriesStore: Sendable {
         var tallies: [Tally] = []
         var statusCounts: [String: [TaskStatus: Int]] = [:]
         var stalledCounts: [String: Int] = [:]
+        /// Tasks that should have series but were left out by the cap, per account (`cloudrec_task_series_capped`).
+        var cappedCounts: [String: Int] = [:]
+        /// Tasks whose series are exported, and the most that may be (`global.max_task_series`).
+        var shownCount = 0
+        var cap: Int?
         var byteCount = 0
         /// How many tasks have samples in each family (a family's header is written when this is non-zero).
         var familyTasks = [Int](repeating: 0, count: TaskFamilies.all.count)
@@ -27,9 +32,14 @@ public final class TaskSeriesStore: Sendable {
             let count = (statusCounts[key.account]?[tally.status] ?? 0) + sign
             statusCounts[key.account, default: [:]][tally.status] = count == 0 ? nil : count
             if statusCounts[key.account]?.isEmpty == true { statusCounts[key.account] = nil }
-            guard tally.stalled else { return }
-            let stalled = (stalledCounts[key.account] ?? 0) + sign
-            stalledCounts[key.account] = stalled == 0 ? nil : stalled
+            if tally.shown { shownCount += sign }
+            if tally.stalled { Self.add(sign, to: &stalledCounts, key.account) }
+            if tally.capped { Self.add(sign, to: &cappedCounts, key.account) }
+        }
+
+        private static func add(_ sign: Int, to counts: inout [String: Int], _ account: String) {
+            let count = (counts[account] ?? 0) + sign
+            counts[account] = count == 0 ? nil : count
         }
 
         mutating func account(_ task: RenderedTask, sign: Int) {
@@ -38,14 +48,19 @@ public final class TaskSeriesStore: Sendable {
         }
     }
 
-    /// What the per-account gauges count of a task.
+    /// What the per-account gauges count of a task, and whether its series are exported.
     struct Tally: Sendable, Hashable {
         var status: TaskStatus
         var stalled: Bool
+        var shown: Bool
+        /// Should have series, but the cap left them out.
+        var capped: Bool
 
-        init(_ export: TaskExport) {
+        init(_ export: TaskExport, shown: Bool, capped: Bool) {
             status = export.status
             stalled = export.stalled == true
+            self.shown = shown
+            self.capped = capped
         }
     }
 
@@ -58,6 +73,8 @@ public final class TaskSeriesStore: Sendable {
         public let statusCounts: [String: [TaskStatus: Int]]
         /// Stalled tasks per account at the same instant.
         public let stalledCounts: [String: Int]
+        /// Tasks left without series by the cap, per account, at the same instant.
+        public let cappedCounts: [String: Int]
         public let generation: UInt64
 
         public var count: Int { tasks.count }
@@ -111,11 +128,16 @@ public final class TaskSeriesStore: Sendable {
 
     public init() {}
 
-    public func set(_ key: TaskKey, _ export: TaskExport) {
-        let rendered = TaskRenderer.render(export)
+    /// Sets a task's series. With `show` false (or when `max_task_series` tasks already have series) the task is only
+    /// counted in the per-account gauges: it has a slot with no samples.
+    public func set(_ key: TaskKey, _ export: TaskExport, show: Bool = true) {
+        let rendered = show ? TaskRenderer.render(export) : RenderedTask.empty
         storage.withLock { s in
             s.generation &+= 1
-            let tally = Tally(export)
+            let wasShown = s.slots[key].map { s.tallies[$0].shown } ?? false
+            let shown = show && (wasShown || s.shownCount < (s.cap ?? Int.max))
+            let tally = Tally(export, shown: shown, capped: show && !shown)
+            let rendered = shown ? rendered : RenderedTask.empty
             s.account(rendered, sign: 1)
             s.count(tally, of: key, 1)
             if let slot = s.slots[key] {
@@ -161,13 +183,29 @@ public final class TaskSeriesStore: Sendable {
 
     public var count: Int { storage.withLock { $0.tasks.count } }
 
+    /// Tasks whose series are exported (the others are only counted).
+    public var shownCount: Int { storage.withLock { $0.shownCount } }
+
+    /// Whether the task's series are exported, or were wanted but left out by the cap; nil when the store does not
+    /// hold the task.
+    public func exportState(_ key: TaskKey) -> (shown: Bool, capped: Bool)? {
+        storage.withLock { s in s.slots[key].map { (s.tallies[$0].shown, s.tallies[$0].capped) } }
+    }
+
+    /// Whether the cap leaves room for another task's series.
+    public var hasRoom: Bool { storage.withLock { $0.shownCount < ($0.cap ?? Int.max) } }
+
+    /// `global.max_task_series` (nil: no cap). Applies to tasks set from now on: to apply it to all, set them again
+    /// after `removeAll`.
+    public func setCap(_ cap: Int?) { storage.withLock { $0.cap = cap } }
+
     /// Changes since the store was created (wraps); equal generations mean equal contents.
     public var generation: UInt64 { storage.withLock { $0.generation } }
 
     /// The rendered tasks at this instant (O(1): copy-on-write).
     public func renderSnapshot() -> Snapshot {
         storage.withLock { s in Snapshot(tasks: s.tasks, byteCount: s.byteCount, familyTasks: s.familyTasks, statusCounts: s.statusCounts,
-                                 stalledCounts: s.stalledCounts, generation: s.generation) }
+                                 stalledCounts: s.stalledCounts, cappedCounts: s.cappedCounts, generation: s.generation) }
     }
 
     /// Every task's rendered series by key (builds a dictionary: for tests and tools, not the scrape path).

@@ -23,6 +23,8 @@ public struct TrackedTask: Sendable, Codable {
     public var notFoundSince: Double?
     /// When the task reached a terminal state; its series are removed `ended_task_retention` later.
     public var endedAt: Double?
+    /// When the task entered its current status (for `task_series: attention`: stuck in a transitional status).
+    public var statusSince: Double?
     /// How the end was found (`found_by` of `cloudrec_tasks_finished_total`).
     public var endedBy: FinishCause?
     /// What of the task the fleet counters already hold (nil in rows written before they existed).
@@ -40,7 +42,7 @@ public struct TrackedTask: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case spec, vendor, sources, status, vendorStatus, observation, lastSuccess, lastPoll, notFoundSince, endedAt, registeredAt
-        case callback, endedBy, counted, progress
+        case callback, endedBy, counted, progress, statusSince
     }
 
     public init(spec: TaskSpec, vendor: Vendor, sources: Set<TaskSource>, registeredAt: Double = Date().timeIntervalSince1970) {
@@ -149,6 +151,8 @@ public final class TaskTracker: Sendable {
     private let retired = Mutex(RetiredTasks())
     /// `global.stall_after`: a running task whose files have not grown for this long is stalled.
     private let stallAfter = Mutex<Double>(900)
+    /// Which tasks get per-task series (`global.task_series`, `max_task_series`).
+    private let policy = Mutex(SeriesPolicy())
 
     public init(store: TaskSeriesStore, persistence: (any TaskPersistence)? = nil, counters: FleetCounters = FleetCounters()) {
         self.store = store
@@ -162,10 +166,11 @@ public final class TaskTracker: Sendable {
     public func restore(_ restored: [TrackedTask], retired forgotten: [TaskKey: Double] = [:]) {
         tasks.withLock { all in
             retired.withLock { $0.insert(forgotten) }
+            let now = Date().timeIntervalSince1970
             for var task in restored {
                 _ = task.countNew()
                 all[task.key] = task
-                store.set(task.key, task.export)
+                show(task, now: now)
             }
         }
     }
@@ -175,9 +180,43 @@ public final class TaskTracker: Sendable {
 
     public func setStallAfter(_ seconds: Double) { stallAfter.withLock { $0 = seconds } }
 
+    /// Applies `global.task_series` and `max_task_series` (on start and reload). When the mode or the cap changed,
+    /// every task's series are set again at once, so no task keeps series the new mode would not give it.
+    public func applySeriesPolicy(_ new: SeriesPolicy, now: Double = Date().timeIntervalSince1970) {
+        tasks.withLock { all in
+            let old = policy.withLock { policy in
+                defer { policy = new }
+                return policy
+            }
+            guard old.mode != new.mode || old.cap != new.cap else { return }
+            store.setCap(new.cap)
+            store.removeAll { _ in true }
+            for task in all.values { show(task, now: now) }
+        }
+    }
+
+    /// Gives or takes series as tasks start or stop needing attention with time alone (stuck, not polled), and lets
+    /// tasks the cap left out take freed room. Called periodically.
+    public func reviewSeries(now: Double) {
+        tasks.withLock { all in
+            let current = policy.withLock { $0 }
+            guard current.mode == .attention || current.cap != nil else { return }
+            for task in all.values {
+                guard let state = store.exportState(task.key) else { continue }
+                let wanted = current.shows(task, now: now)
+                if wanted != (state.shown || state.capped) || (state.capped && store.hasRoom) { show(task, now: now) }
+            }
+        }
+    }
+
+    /// Sets a task's series as the policy says. Called with the task lock held.
+    private func show(_ task: TrackedTask, now: Double) {
+        store.set(task.key, task.export, show: policy.withLock { $0.shows(task, now: now) })
+    }
+
     /// Exports a changed task and queues or writes it to the durable store. Called with the task lock held.
-    private func publish(_ task: TrackedTask, statusChanged: Bool) {
-        store.set(task.key, task.export)
+    private func publish(_ task: TrackedTask, statusChanged: Bool, now: Double) {
+        show(task, now: now)
         // A status change (above all an end) and anything newly counted are saved at once, so a crash cannot make a
         // finished task look new or count an event twice; routine refreshes (last success time, file growth) are
         // written behind in batches.
@@ -239,7 +278,7 @@ public final class TaskTracker: Sendable {
             all[spec.key] = task
             result = (isNew, task, changed)
             if changed {
-                store.set(spec.key, task.export)
+                show(task, now: Date().timeIntervalSince1970)
                 if !durable { persistence?.saveLater(task) }
             }
             if isNew, task.counted?.closed != true { counters.countStart(vendor: vendor, account: spec.account, source: source) }
@@ -288,13 +327,14 @@ public final class TaskTracker: Sendable {
             guard var task = all[key] else { return nil }
             let before = (task.status, task.endedAt, task.everSeen)
             _ = task.apply(result, now: now, notFoundGrace: notFoundGrace)
+            if task.status != before.0 { task.statusSince = now }
             if result.outcome == .success {
                 task.trackProgress(now: now)
                 task.stalled = task.isStalled(now: now, stallAfter: stallAfter.withLock { $0 })
             }
             let events = task.countNew()
             all[key] = task
-            publish(task, statusChanged: before != (task.status, task.endedAt, task.everSeen) || !events.isEmpty)
+            publish(task, statusChanged: before != (task.status, task.endedAt, task.everSeen) || !events.isEmpty, now: now)
             count(events, of: task)
             return task
         }
@@ -308,19 +348,26 @@ public final class TaskTracker: Sendable {
             guard var task = all[key] else { return nil }
             let before = (task.status, task.endedAt)
             for event in events { _ = task.applyCallback(event, name: name, now: now) }
+            if task.status != before.0 { task.statusSince = now }
             let counted = task.countNew()
             all[key] = task
-            publish(task, statusChanged: before != (task.status, task.endedAt) || !counted.isEmpty)
+            publish(task, statusChanged: before != (task.status, task.endedAt) || !counted.isEmpty, now: now)
             count(counted, of: task)
             return task
         }
     }
 
-    /// Drops finished tasks whose retention has passed. Returns the keys removed.
+    /// Drops finished tasks whose retention has passed, and tasks the vendor never knew (its last answer was
+    /// not-found, it never answered for them, no callback named them) `unseenRetention` after they began being
+    /// tracked. Returns the keys removed.
     @discardableResult
-    public func expire(now: Double, retention: Double) -> [TaskKey] {
+    public func expire(now: Double, retention: Double, unseenRetention: Double = .infinity) -> [TaskKey] {
         tasks.withLock { all -> [TaskKey] in
-            let removed = all.values.filter { task in task.endedAt.map { now - $0 >= retention } ?? false }
+            let removed = all.values.filter { task in
+                if let endedAt = task.endedAt { return now - endedAt >= retention }
+                return !task.everSeen && task.callback == nil && task.lastResult?.outcome == .notFound
+                    && now - task.registeredAt >= unseenRetention
+            }
             for task in removed { all.removeValue(forKey: task.key) }
             retired.withLock { $0.prune(now: now) }
             unpublish(removed)
