@@ -142,6 +142,33 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
         exposition.render(scrapeCut.withLock { _ in exposition.collect(format) })
     }
 
+    public func fleetOverview(limit: Int) -> FleetOverview {
+        let now = Date().timeIntervalSince1970
+        let accounts = engine.accounts
+        let intervals = Dictionary(uniqueKeysWithValues: accounts.map { ($0.name, $0.pollInterval) })
+        var attention: [FleetOverview.AttentionTask] = []
+        var tasksPerAccount: [String: Int] = [:]
+        for task in tracker.all {
+            tasksPerAccount[task.spec.account, default: 0] += 1
+            let reasons = task.attentionReasons(now: now, pollInterval: intervals[task.spec.account] ?? SeriesPolicy.defaultPollInterval)
+            guard !reasons.isEmpty else { continue }
+            attention.append(.init(vendor: task.vendor, account: task.spec.account, taskID: task.spec.id, status: task.status,
+                                   reasons: reasons, lastSuccess: task.lastSuccess))
+        }
+        attention.sort { ($0.account, $0.taskID) < ($1.account, $1.taskID) }
+        let counters = tracker.counters
+        let health = accounts.map { account in
+            FleetOverview.Account(
+                vendor: account.vendor, name: account.name, tasks: tasksPerAccount[account.name] ?? 0,
+                completed: counters.finishedCount(vendor: account.vendor, account: account.name, status: .completed),
+                failed: counters.finishedCount(vendor: account.vendor, account: account.name, status: .failed),
+                filesFinished: UploadState.final.reduce(0) { $0 + counters.filesCount(vendor: account.vendor, account: account.name, state: $1) },
+                filesFailed: counters.filesCount(vendor: account.vendor, account: account.name, state: .failed),
+                health: engine.poller(for: account.name)?.health ?? AccountHealth())
+        }
+        return FleetOverview(attention: Array(attention.prefix(limit)), attentionTotal: attention.count, accounts: health, now: now)
+    }
+
     public func taskSummary() -> [Vendor: [TaskStatus: Int]] {
         var summary: [Vendor: [TaskStatus: Int]] = [:]
         for account in engine.accounts { summary[account.vendor, default: [:]] = summary[account.vendor] ?? [:] }

@@ -9,5 +9,12 @@ public protocol ExporterControl: Sendable {
     var isReady: Bool { get }
     /// Tracked tasks per vendor and status, for the landing page.
     func taskSummary() -> [Vendor: [TaskStatus: Int]]
+    /// The tasks that need attention (at most `limit`) and each account's health, for the landing page.
+    func fleetOverview(limit: Int) -> FleetOverview
     var version: String { get }
+}
+
+extension ExporterControl {
+    /// Stubs without tasks show an empty fleet.
+    public func fleetOverview(limit: Int) -> FleetOverview { FleetOverview() }
 }

@@ -52,5 +52,15 @@ public final class FleetCounters: Sendable {
         if events.recordedBytes > 0 { recordedBytes.increment(base, by: Double(events.recordedBytes)) }
     }
 
+    /// Tasks of an account finished with `status` since the process started, however the end was found.
+    public func finishedCount(vendor: Vendor, account: String, status: TaskStatus) -> Double {
+        FinishCause.allCases.reduce(0) { $0 + finished.value([vendor.rawValue, account, status.rawValue, $1.rawValue]) }
+    }
+
+    /// Files of an account that reached `state` since the process started.
+    public func filesCount(vendor: Vendor, account: String, state: UploadState) -> Double {
+        files.value([vendor.rawValue, account, state.rawValue])
+    }
+
     public var families: [any ExposedFamily] { [started, finished, files, recordedSeconds, recordedBytes] }
 }

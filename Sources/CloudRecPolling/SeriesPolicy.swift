@@ -6,6 +6,8 @@ public struct SeriesPolicy: Sendable, Hashable {
     public var mode: TaskSeriesMode = .all
     public var cap: Int?
     public var pollIntervals: [String: Double] = [:]
+    /// Poll interval assumed for an account the policy does not know.
+    public static let defaultPollInterval: Double = 30
 
     /// How long a task may sit in a transitional status before it needs attention (the thresholds of
     /// CloudRecTaskStuckTransitional): recorders join within seconds; the final upload can take a while.
@@ -24,18 +26,33 @@ public struct SeriesPolicy: Sendable, Hashable {
         switch mode {
         case .all: true
         case .none: false
-        case .attention: task.needsAttention(now: now, pollInterval: pollIntervals[task.spec.account] ?? 30)
+        case .attention: task.needsAttention(now: now, pollInterval: pollIntervals[task.spec.account] ?? Self.defaultPollInterval)
         }
     }
 }
 
 extension TrackedTask {
-    /// Failed, files failed or only in the vendor's backup, stalled, stuck in a transitional status, or not polled
-    /// successfully for three poll intervals while it still needs polling.
+    /// Why a human should look at the task, empty when nothing: failed, files failed or only in the vendor's backup,
+    /// stalled, stuck in a transitional status, or not polled successfully for three poll intervals while it still
+    /// needs polling.
+    public func attentionReasons(now: Double, pollInterval: Double) -> [String] {
+        var reasons: [String] = []
+        if status == .failed { reasons.append("failed") }
+        if let uploads = mergedUploadCounts {
+            if (uploads[.failed] ?? 0) > 0 { reasons.append("upload failed") }
+            if (uploads[.backupUploaded] ?? 0) > 0 { reasons.append("backup storage only") }
+        }
+        if stalled == true, status == .running { reasons.append("stalled") }
+        if let limit = SeriesPolicy.stuckAfter[status], now - (statusSince ?? registeredAt) >= limit {
+            reasons.append("stuck \(status.rawValue)")
+        }
+        if needsPolling, now - (lastSuccess ?? registeredAt) >= SeriesPolicy.missedPolls * pollInterval {
+            reasons.append("not polled successfully")
+        }
+        return reasons
+    }
+
     func needsAttention(now: Double, pollInterval: Double) -> Bool {
-        if status == .failed || stalled == true { return true }
-        if let uploads = mergedUploadCounts, (uploads[.failed] ?? 0) > 0 || (uploads[.backupUploaded] ?? 0) > 0 { return true }
-        if let limit = SeriesPolicy.stuckAfter[status], now - (statusSince ?? registeredAt) >= limit { return true }
-        return needsPolling && now - (lastSuccess ?? registeredAt) >= SeriesPolicy.missedPolls * pollInterval
+        !attentionReasons(now: now, pollInterval: pollInterval).isEmpty
     }
 }

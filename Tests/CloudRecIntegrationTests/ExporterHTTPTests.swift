@@ -60,6 +60,22 @@ struct ExporterHTTPTests {
             let html = String(decoding: landing.body, as: UTF8.self)
             #expect(html.contains("href=\"/metrics\""))
             #expect(html.contains("<td>zego</td>"))
+            // The fleet: each account's health, the tasks that need a human (seeded: one abnormal exit, one failed
+            // upload, one backup-only upload).
+            try await eventually("seeded tasks polled") {
+                let metrics = try await harness.metrics()
+                return metrics.value("cloudrec_tasks", ["status": "unknown"]) == 0
+                    && metrics.value("cloudrec_tasks", ["status": "completed"]) == 3
+            }
+            let fleet = String(decoding: try await Harness.request(base + "/").body, as: UTF8.self)
+            #expect(fleet.contains("<h2>Accounts</h2>"))
+            #expect(fleet.contains("<tr><td>zego-http</td><td>zego</td><td>9</td><td>3</td><td>1</td><td>25.00%</td><td>8</td><td>25.00%</td>"),
+                    "\(fleet)")
+            #expect(fleet.contains("<h2>Tasks needing attention (3)</h2>"), "\(fleet)")
+            for reason in ["<td>failed</td><td>failed</td>", "<td>upload failed</td>", "<td>backup storage only</td>"] {
+                #expect(fleet.contains(reason), "\(reason)")
+            }
+            #expect(!fleet.contains("<script"))
             #expect(try await Harness.request(base + "/-/healthy").status == 200)
             #expect(try await Harness.request(base + "/-/ready").status == 200)
             let wrongMethod = try await Harness.request(base + "/-/reload")
