@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.0.0"),
         // Benchmarks only (the comparison baseline); never a dependency of the exporter's own targets.
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
     ],
@@ -44,8 +45,10 @@ let package = Package(
             "CloudRecCore", "CloudRecVendors",
             .product(name: "Yams", package: "Yams"),
         ], swiftSettings: swiftSettings),
-        // Pre-rendered per-task series store, self metrics, text/OpenMetrics exposition.
-        .target(name: "CloudRecMetrics", dependencies: ["CloudRecCore"], swiftSettings: swiftSettings),
+        // The system zlib, for gzip scrapes joined from separately compressed blocks (crc32_combine, raw deflate).
+        .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
+        // Pre-rendered per-task series store, self metrics, text/OpenMetrics exposition, gzip block cache.
+        .target(name: "CloudRecMetrics", dependencies: ["CloudRecCore", "CZlib"], swiftSettings: swiftSettings),
         // Vendor simulators as pure request handlers (signature checks, lifecycles, rate limits, error codes).
         .target(name: "CloudRecSimulators", dependencies: [
             "CloudRecCore", "CloudRecVendors",
@@ -71,9 +74,12 @@ let package = Package(
         .target(name: "CCrypt", linkerSettings: [.linkedLibrary("crypt")]),
         // The exporter's HTTP surface: /metrics, landing page, health, reload.
         .target(name: "CloudRecHTTP", dependencies: [
-            "CloudRecCore", "CloudRecMetrics", "CloudRecPolling", "CloudRecConfig", "CloudRecVendors", "CCrypt",
+            "CloudRecCore", "CloudRecMetrics", "CloudRecConfig", "CCrypt",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "CompressNIO", package: "compress-nio"),
@@ -96,10 +102,11 @@ let package = Package(
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ], swiftSettings: swiftSettings),
         .executableTarget(name: "cloudrec_exporter", dependencies: [
-            "CloudRecApp", "CloudRecCore", "CloudRecConfig",
+            "CloudRecApp", "CloudRecCore", "CloudRecConfig", "CloudRecHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
@@ -119,6 +126,7 @@ let package = Package(
             "CloudRecCore", "CloudRecConfig", "CloudRecVendors", "CloudRecMetrics", "CloudRecSimulators",
             "CloudRecPolling",
             .product(name: "PropertyBased", package: "swift-property-based"),
+            .product(name: "CompressNIO", package: "compress-nio"),
         ], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "CloudRecIntegrationTests", dependencies: [
             "CloudRecApp", "CloudRecCore", "CloudRecConfig", "CloudRecSimulators", "CloudRecSimulatorServer",

@@ -136,4 +136,7 @@ step "${driver[@]}" drive --prometheus "http://127.0.0.1:$prom_port" --simulator
 echo "== e2e: every dashboard query parses and returns data"
 step python3 scripts/dashboard_queries.py --prometheus "http://127.0.0.1:$prom_port" --require-data
 
+echo "== e2e: gzip scrapes (joined from cached blocks) read by Python gzip, gzip -dc, curl, requests and promtool"
+step python3 scripts/check_gzip_readers.py --url "http://$exporter_addr/metrics"
+
 echo "== e2e: PASSED in ${SECONDS}s"

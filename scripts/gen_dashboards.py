@@ -364,12 +364,15 @@ def overview():
     ratio = lambda m, bad, w: (f"sum by (vendor, account) ({inc(m, bad, w)})"
                                f" / sum by (vendor, account) ({inc(m, '', w)})")
     rec_budget, up_budget = 1 - OBJECTIVES["recordings"], 1 - OBJECTIVES["uploads"]
-    add(P, L, timeseries("Recording failure ratio by account",
-                         "Share of the recordings finished in the last hour that ended failed, per account "
-                         f"(cloudrec_tasks_finished_total). The objective allows {rec_budget:.2%}; alerts "
-                         "CloudRecRecordingErrorBudgetBurn.",
-                         targets((ratio("cloudrec_tasks_finished_total", ST_FAILED, "1h"), "{{vendor}} {{account}}")),
-                         unit="percentunit", steps=[(rec_budget, "red")]), 8, 8)
+
+    def failure_ratio(title, what, metric, bad, budget, alert):
+        return timeseries(title, f"Share of {what} in the last hour that failed, per account ({metric}). The objective "
+                          f"allows {budget:.2%}; alerts {alert}.",
+                          targets((ratio(metric, bad, "1h"), "{{vendor}} {{account}}")),
+                          unit="percentunit", steps=[(budget, "red")])
+
+    add(P, L, failure_ratio("Recording failure ratio by account", "the recordings finished",
+                            "cloudrec_tasks_finished_total", ST_FAILED, rec_budget, "CloudRecRecordingErrorBudgetBurn"), 8, 8)
     add(P, L, timeseries("Recording error budget left (7 days)",
                          "Per account, the share of the error budget not yet spent over the last 7 days: "
                          f"1 - failure ratio / {rec_budget:g} (objective {OBJECTIVES['recordings']:.2%} of recordings "
@@ -382,12 +385,8 @@ def overview():
                          "(vendor status, not found after seen, callback), summed over accounts.",
                          targets((f"sum by (status, found_by) ({inc('cloudrec_tasks_finished_total')})",
                                   "{{status}} ({{found_by}})")), decimals=0, stack=True), 8, 8)
-    add(P, L, timeseries("Upload failure ratio by account",
-                         "Share of the files that reached a final upload state in the last hour that failed, per "
-                         f"account (cloudrec_files_finished_total). The objective allows {up_budget:.2%}; alerts "
-                         "CloudRecUploadErrorBudgetBurn.",
-                         targets((ratio("cloudrec_files_finished_total", UP_FAILED, "1h"), "{{vendor}} {{account}}")),
-                         unit="percentunit", steps=[(up_budget, "red")]), 8, 8)
+    add(P, L, failure_ratio("Upload failure ratio by account", "the files that reached a final upload state",
+                            "cloudrec_files_finished_total", UP_FAILED, up_budget, "CloudRecUploadErrorBudgetBurn"), 8, 8)
     add(P, L, timeseries("Recorded hours per account per day",
                          "Hours of recorded files of the tasks that finished in the last 24 hours, per account, where "
                          "the vendor reports durations: the basis of a cost panel.",

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README "Run the tests"; .ci/run calls exactly this). It installs what the tests need on a
-# fresh Debian machine (promtool, Prometheus, Alertmanager, the vendors' Python SDKs for signature cross-checks),
-# then checks the alert rules and dashboards, builds, runs the end-to-end test (scripts/e2e.sh: real Prometheus and
+# fresh Debian machine (promtool, Prometheus, Alertmanager, the vendors' Python SDKs for signature cross-checks and
+# as clients of the simulators), then checks the alert rules and dashboards, builds, runs the official SDK clients
+# against the simulators (scripts/sdk_clients/), the end-to-end test (scripts/e2e.sh: real Prometheus and
 # Alertmanager against the demo), then `swift test`: unit tests in parallel, integration tests one at a time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,7 @@ dpkg -s zlib1g-dev >/dev/null 2>&1 || apt_packages+=(zlib1g-dev)
 dpkg -s libsqlite3-dev >/dev/null 2>&1 || apt_packages+=(libsqlite3-dev)
 dpkg -s libcrypt-dev >/dev/null 2>&1 || apt_packages+=(libcrypt-dev)
 command -v openssl >/dev/null || apt_packages+=(openssl)
+command -v curl >/dev/null || apt_packages+=(curl)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${apt_packages[*]}"
   as_root apt-get update -qq
@@ -22,7 +24,8 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
 fi
 
-pip_packages=(PyYAML openapi-spec-validator tencentcloud-sdk-python-common tencentcloud-sdk-python-trtc alibabacloud-openapi-util alibabacloud-tea-openapi)
+pip_packages=(PyYAML requests openapi-spec-validator schemathesis tencentcloud-sdk-python-common tencentcloud-sdk-python-trtc
+              alibabacloud-openapi-util alibabacloud-tea-openapi alibabacloud-live20161101 alibabacloud-ice20201109)
 missing_pip=()
 for p in "${pip_packages[@]}"; do python3 -m pip show -q "$p" >/dev/null 2>&1 || missing_pip+=("$p"); done
 if [ ${#missing_pip[@]} -gt 0 ]; then
@@ -44,7 +47,11 @@ python3 -c "from openapi_spec_validator import validate; from openapi_spec_valid
 
 echo "== swift test"
 swift build --build-tests
+echo "== the vendors' official SDK clients against the simulators (docs/vendors/fidelity.md)"
+python3 scripts/sdk_clients/check_simulators.py --binary "$(swift build --show-bin-path)/cloudrec_exporter"
 bash scripts/e2e.sh  # real Prometheus + Alertmanager against the demo; prints its duration
+echo "== schemathesis: the registration API against api/openapi.yaml (generated requests, bounded)"
+bash scripts/schemathesis.sh
 # Unit tests in parallel; integration tests one at a time: several of them measure time (scrape p99 under faults,
 # the healthy account's poll rate, recovery within one poll interval, soak RSS slope) and must not share the two
 # cores with each other. Reports: .build/fault-report.txt, .build/soak-report.txt.

@@ -175,7 +175,8 @@ enum Benchmarks {
             report.heading("Served over HTTP: one scrape of \(count(size)) tasks")
             report.table(["encoding", "bytes", "time"], [
                 ["identity", count(served.plainBytes), ms(served.plainSeconds)],
-                ["gzip", count(served.gzipBytes), ms(served.gzipSeconds)],
+                ["gzip, first scrape (every block compressed)", count(served.gzipBytes), ms(served.gzipSeconds)],
+                ["gzip, next scrape (blocks reused)", count(served.gzipWarmBytes), ms(served.gzipWarmSeconds)],
             ])
         }
         report.line(String(format: "\nTotal benchmark time %.0f s.", monotonic() - start))
@@ -214,6 +215,15 @@ enum Benchmarks {
             [count(s.tasks), count(s.series), count(s.bytes), ms(s.render.median), ms(s.render.p99), ms(s.floor.median),
              String(format: "%.1f×", s.render.median / s.floor.median), "\(ms(s.gzip.median)) (\(count(s.gzipBytes)))",
              ms(s.dictionaryRender.median)]
+        })
+        report.heading("Compressed scrapes: gzip from cached blocks against the plain render and one gzip of the whole body")
+        report.table(["tasks", "plain render (median)", "whole-body gzip -1 (bytes)", "cached blocks, unchanged (bytes)",
+                      "cached / plain", "cached blocks, 1% re-polled (median)", "1% re-polled / plain", "size / whole-body gzip"],
+                     scrapes.map { s in
+            [count(s.tasks), ms(s.render.median), "\(ms(s.gzip.median)) (\(count(s.gzipBytes)))",
+             "\(ms(s.cachedGzip.median)) (\(count(s.cachedGzipBytes)))", String(format: "%.2f×", s.cachedGzip.median / s.render.median),
+             ms(s.cachedGzipChurn.median), String(format: "%.2f×", s.cachedGzipChurn.median / s.render.median),
+             String(format: "%.2f×", Double(s.cachedGzipBytes) / Double(max(1, s.gzipBytes)))]
         })
         report.table(["tasks", "ours (median)", "swift-prometheus 2.x emit (median)", "swift-prometheus register", "prometheus_client generate_latest (median)",
                       "prometheus_client register"], scrapes.map { s in

@@ -1,3 +1,4 @@
+import CloudRecCore
 import CloudRecHTTP
 import CloudRecPolling
 

@@ -3,6 +3,7 @@ import CloudRecCore
 import CloudRecHTTP
 import CloudRecMetrics
 import CloudRecPolling
+import CloudRecVendors
 import Foundation
 import Logging
 import Synchronization
@@ -24,6 +25,8 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
     public let taskFiles: TaskFileWatcher
     /// `POST /callbacks/{account}` (ExporterApp+Callbacks.swift).
     public let callbacks: CallbackIntake
+    /// The listener's connection figures; filled once `ExporterServer` serves under `ConnectionLimits`.
+    public let connections = ConnectionMetrics()
     public let logger: Logger
     private let source: Mutex<ConfigSource>
     private let loader: ConfigLoader
@@ -47,8 +50,8 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
         engine = PollingEngine(tracker: tracker, metrics: metrics, transport: transport, logger: logger, shard: shard)
         taskFiles = TaskFileWatcher(engine: engine, logger: logger)
         callbacks = CallbackIntake(engine: engine, logger: logger)
-        exposition = MetricsExposition(store: store, families: metrics.families + tracker.counters.families + engine.scrapeFamilies() + taskFiles.families
-            + callbacks.families + (persistence?.metricFamilies ?? []) + ProcessMetrics.families())
+        exposition = MetricsExposition(store: store, families: metrics.families + tracker.counters.families + engine.scrapeFamilies()
+            + taskFiles.families + callbacks.families + connections.families + (persistence?.metricFamilies ?? []) + ProcessMetrics.families())
     }
 
     public var version: String { BuildInfo.version }
@@ -118,14 +121,43 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
 
     // MARK: TaskRegistry (the /api/v1 registration API)
 
-    public var apiConfig: APIConfig? { config?.api }
+    public var apiAccess: APIAccess? { config?.api.map { APIAccess(token: $0.token, maxBodyBytes: $0.maxBodyBytes) } }
 
-    public func account(named name: String) -> AccountSpec? { config?.account(named: name) }
+    public func hasAccount(_ name: String) -> Bool { config?.account(named: name) != nil }
 
-    public func register(_ spec: TaskSpec) throws -> (isNew: Bool, task: TrackedTask) {
-        let isNew = try engine.track(spec, source: .api, durable: true)
-        guard let task = tracker.task(spec.key) else { throw UnknownAccount(name: spec.account) }
-        return (isNew, task)
+    /// Checks the labels against `api.labels` and the fields against the vendor's schema, then tracks the task durably.
+    public func register(_ key: TaskKey, fields: [String: String], labels: [String: String]) throws(RegistryError)
+        -> (isNew: Bool, task: TaskView) {
+        guard let config, let account = config.account(named: key.account) else {
+            throw .notFound("no account named \"\(ExternalText.excerpt(key.account))\"")
+        }
+        let allowed = config.api?.allowedLabels ?? []
+        for (label, text) in labels.sorted(by: { $0.key < $1.key }) {
+            guard allowed.contains(label) else {
+                let list = allowed.isEmpty ? "none are configured" : allowed.joined(separator: ", ")
+                throw .invalid("label \"\(ExternalText.excerpt(label))\" is not allowed (api.labels: \(list))")
+            }
+            guard ExternalText.isPrintable(text, lengths: 0...128) else {
+                throw .invalid("label \"\(label)\" must be a string of at most 128 printable characters")
+            }
+        }
+        let validation = TaskFieldValidation.validate(id: key.taskID, fields: fields, schema: VendorCatalog.schema(for: account.vendor))
+        if let problem = validation.problems.first {
+            throw .invalid(problem.key.map { "\(ExternalText.excerpt($0)): \(problem.message)" } ?? problem.message)
+        }
+        let spec = TaskSpec(account: key.account, id: key.taskID, fields: validation.fields, labels: labels)
+        let isNew: Bool
+        do {
+            isNew = try engine.track(spec, source: .api, durable: true)
+        } catch let error as UnknownAccount {
+            throw .notFound(error.description)
+        } catch let error as OtherShard {
+            throw .misdirected(error.description)
+        } catch {
+            throw .unavailable("\(error)")
+        }
+        guard let task = tracker.task(spec.key) else { throw .notFound("no account named \"\(ExternalText.excerpt(key.account))\"") }
+        return (isNew, task.view)
     }
 
     public func unregister(_ key: TaskKey) -> Bool {
@@ -134,12 +166,17 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
         return true
     }
 
-    public func trackedTasks() -> [TrackedTask] { tracker.all }
-    public func trackedTask(_ key: TaskKey) -> TrackedTask? { tracker.task(key) }
+    public func tasks() -> [TaskView] { tracker.all.map(\.view) }
+    public func task(_ key: TaskKey) -> TaskView? { tracker.task(key)?.view }
 
     /// Collects under the scrape cut (cheap: bounded families and an O(1) snapshot), then copies the series outside it.
     public func renderMetrics(_ format: ExpositionFormat) -> [UInt8] {
         exposition.render(scrapeCut.withLock { _ in exposition.collect(format) })
+    }
+
+    /// Gzip scrapes reuse the compressed blocks of unchanged tasks (`GzipScrapeCache`); collected under the same cut.
+    public func renderMetricsGzip(_ format: ExpositionFormat) -> (body: [UInt8], uncompressedBytes: Int)? {
+        exposition.renderGzip(scrapeCut.withLock { _ in exposition.collect(format) })
     }
 
     public func fleetOverview(limit: Int) -> FleetOverview {

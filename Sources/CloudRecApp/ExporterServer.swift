@@ -2,11 +2,13 @@ import AsyncHTTPClient
 import CloudRecConfig
 import CloudRecCore
 import CloudRecHTTP
+import CloudRecMetrics
 import CloudRecPolling
 import CloudRecStorage
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
+import NIOSSL
 import Logging
 import ServiceLifecycle
 
@@ -24,6 +26,8 @@ public struct ServeOptions: Sendable {
     public var webConfigFile: String?
     /// `--shard` / `--total-shards`.
     public var shard = ShardSelector.unsharded
+    /// `--web.read-header-timeout`, `--web.read-timeout`, `--web.idle-timeout`, `--web.max-connections`.
+    public var connectionLimits = ConnectionLimits()
 
     public init() {}
 }
@@ -114,17 +118,20 @@ public enum ExporterServer {
             }
         }
         var webConfig = WebConfig(tls: nil, users: [:])
-        var server: HTTPServerBuilder = .http1()
+        var tls: TLSConfiguration?
         if let path = options.webConfigFile {
             do {
                 webConfig = try WebConfig.load(path: path)
-                if let tls = try webConfig.serverTLSConfiguration() { server = try .tls(.http1(), tlsConfiguration: tls) }
+                tls = try webConfig.serverTLSConfiguration()
             } catch let error as ConfigErrors {
                 throw ExporterStartupError("invalid web configuration:\n\(error.description)")
             } catch {
                 throw ExporterStartupError("\(error)")
             }
         }
+        let connections = ConnectionGuard(limits: options.connectionLimits, metrics: app.connections)
+        let server = try connections.serverBuilder(tls: tls)
+        warnIfDescriptorsShort(for: options.connectionLimits.maxConnections, logger: logger)
         let router = ExporterRouter.build(control: app, telemetryPath: options.telemetryPath, registry: app, callbacks: app,
                                           basicAuthUsers: webConfig.users)
         let listen = options.listenAddress
@@ -141,6 +148,17 @@ public enum ExporterServer {
         services += [app.engine, app.taskFiles, SignalReloader(app: app), application] as [any Service]
         return app
     }
+}
+
+/// The cap is only a protection if the process can open that many sockets besides its own files and the vendor
+/// connections: say so at start when `ulimit -n` is lower.
+func warnIfDescriptorsShort(for maxConnections: Int, logger: Logger) {
+    let headroom = 128.0
+    let limit = ProcessMetrics.maxFDs()
+    guard limit > 0, limit < Double(maxConnections) + headroom else { return }
+    logger.warning("the file descriptor limit is lower than --web.max-connections plus headroom; raise ulimit -n or lower the cap",
+                   metadata: ["nofile": .stringConvertible(limit), "max_connections": .stringConvertible(maxConnections),
+                              "headroom": .stringConvertible(headroom)])
 }
 
 /// Demo only: once the simulators listen, build the config that points at them and start the exporter on it.

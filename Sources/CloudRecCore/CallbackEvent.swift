@@ -84,3 +84,33 @@ public enum CallbackRejection: Error, Sendable, Hashable, CustomStringConvertibl
         }
     }
 }
+
+/// The `result` label of `cloudrec_callbacks_total`.
+public enum CallbackResult: String, Sendable, CaseIterable {
+    case accepted
+    case rejectedSignature = "rejected_signature"
+    /// Signed timestamp outside the window, or a callback already accepted.
+    case rejectedReplay = "rejected_replay"
+    case malformed
+    case unknownAccount = "unknown_account"
+    /// The account has no `callback_secret`, or its vendor has no documented callbacks (Alibaba IMS).
+    case notConfigured = "not_configured"
+    /// Verified, but its effect could not be stored (durable store failure); the vendor's retry is taken.
+    case error
+}
+
+/// The answer to one callback request, for the HTTP layer.
+public struct CallbackReply: Sendable {
+    /// Callbacks larger than this are refused (413) before they are read; vendors send a few KiB.
+    public static let maxBodyBytes = 1 << 20
+
+    public var status: Int
+    public var body: JSONValue
+    public var result: CallbackResult
+
+    public init(status: Int, body: JSONValue, result: CallbackResult) {
+        self.status = status
+        self.body = body
+        self.result = result
+    }
+}

@@ -7,6 +7,12 @@ public enum ExternalText {
         !text.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }
     }
 
+    /// Printable, with a length in Unicode code points inside `lengths`: the API's text rule (api/openapi.yaml), counted
+    /// as JSON Schema's `maxLength` counts (code points, not grapheme clusters).
+    public static func isPrintable(_ text: some StringProtocol, lengths: ClosedRange<Int>) -> Bool {
+        lengths.contains(text.unicodeScalars.count) && isPrintable(text)
+    }
+
     /// At most `limit` characters of `text` for an error message, control characters shown as `?` and an ellipsis when
     /// cut: a 10 KB path segment or a pasted blob is not echoed back whole.
     public static func excerpt(_ text: some StringProtocol, limit: Int = 64) -> String {

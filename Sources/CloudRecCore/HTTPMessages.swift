@@ -43,9 +43,37 @@ public struct InboundResponse: Sendable, Hashable {
 
     public func header(_ name: String) -> String? { headers[name.lowercased()] }
 
-    /// `Retry-After` in seconds (delta-seconds form only; vendors here do not send HTTP dates).
+    /// Seconds the vendor asks us to wait, from `Retry-After` (HTTP, delta-seconds; vendors here send no HTTP dates)
+    /// or Alibaba's `x-acs-retry-after` (**milliseconds**), nil when neither holds a usable value. See `RetryAfter`.
     public var retryAfterSeconds: Double? {
-        (header("retry-after") ?? header("x-acs-retry-after")).flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        if let seconds = header("retry-after").flatMap(RetryAfter.seconds(fromDeltaSeconds:)) { return seconds }
+        return header("x-acs-retry-after").flatMap(RetryAfter.seconds(fromAlibabaMilliseconds:))
+    }
+}
+
+/// Checked readings of back-off headers: no value from a vendor can trap (huge, negative, fractional, `inf`, `nan`).
+public enum RetryAfter {
+    /// `Retry-After` accepts 0 < value ≤ 3600 s (longer waits are clamped to an hour; the poller caps its pause lower).
+    public static let maxDeltaSeconds: Double = 3600
+    /// `x-acs-retry-after`: the official SDK reads it as an integer number of milliseconds, ignores values ≤ 0 and
+    /// caps the wait at 120,000 ms (alibabacloud_tea_openapi/utils.py `get_throttling_time_left`;
+    /// darabonba/policy/retry.py `MAX_DELAY_TIME = 120 * 1000`, `min(retry_after, max_delay)`; darabonba/core.py
+    /// `sleep(millisecond)`). Same here: digits only, 1…120,000 ms, larger values clamped to 120,000.
+    public static let maxAlibabaMilliseconds = 120_000
+
+    public static func seconds(fromDeltaSeconds text: String) -> Double? {
+        guard let value = CheckedNumber.finite(text.trimmingCharacters(in: .whitespaces)), value > 0 else { return nil }
+        return CheckedNumber.clamped(value, to: 0...maxDeltaSeconds)
+    }
+
+    public static func seconds(fromAlibabaMilliseconds text: String) -> Double? {
+        let digits = text.trimmingCharacters(in: .whitespaces)
+        // Digits only, as Python's int() reads it (no fraction, exponent or sign); a number too long for Int is over
+        // the cap anyway.
+        guard !digits.isEmpty, digits.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { return nil }
+        let milliseconds = min(Int(digits) ?? Int.max, maxAlibabaMilliseconds)
+        guard milliseconds > 0 else { return nil }
+        return Double(milliseconds) / 1000
     }
 }
 

@@ -1,11 +1,10 @@
 import CloudRecCore
-import CloudRecPolling
 import Hummingbird
 import NIOCore
 
 /// What the callback endpoint needs from the running exporter (the app forwards to its `CallbackIntake`).
 public protocol CallbackReceiver: Sendable {
-    /// `body` nil: larger than `CallbackIntake.maxBodyBytes`.
+    /// `body` nil: larger than `CallbackReply.maxBodyBytes`.
     func receiveCallback(account: String, headers: [String: String], body: [UInt8]?) -> CallbackReply
 }
 
@@ -19,11 +18,11 @@ public enum CallbackAPI {
             var headers: [String: String] = [:]
             for field in request.headers { headers[field.name.canonicalName] = field.value }
             var body: [UInt8]?
-            if let length = request.headers[.contentLength].flatMap(Int.init), length > CallbackIntake.maxBodyBytes {
+            if let length = request.headers[.contentLength].flatMap(Int.init), length > CallbackReply.maxBodyBytes {
                 body = nil
             } else {
                 var request = request
-                body = (try? await request.collectBody(upTo: CallbackIntake.maxBodyBytes)).map { Array(buffer: $0) }
+                body = (try? await request.collectBody(upTo: CallbackReply.maxBodyBytes)).map { Array(buffer: $0) }
             }
             let reply = receiver.receiveCallback(account: account, headers: headers, body: body)
             return ExporterRouter.jsonResponse(.init(code: reply.status), reply.body)

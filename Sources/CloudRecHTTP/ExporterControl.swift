@@ -4,6 +4,9 @@ import CloudRecMetrics
 /// What the HTTP surface needs from the running exporter. Implemented by the app; tests can stub it.
 public protocol ExporterControl: Sendable {
     func renderMetrics(_ format: ExpositionFormat) -> [UInt8]
+    /// The same scrape gzip-compressed, with its uncompressed size; nil when the app cannot (the router then
+    /// compresses `renderMetrics` itself).
+    func renderMetricsGzip(_ format: ExpositionFormat) -> (body: [UInt8], uncompressedBytes: Int)?
     /// Re-reads the configuration. Returns nil on success, or the problems (the old config keeps running).
     func reload() async -> String?
     var isReady: Bool { get }
@@ -14,7 +17,8 @@ public protocol ExporterControl: Sendable {
     var version: String { get }
 }
 
-extension ExporterControl {
+public extension ExporterControl {
+    func renderMetricsGzip(_ format: ExpositionFormat) -> (body: [UInt8], uncompressedBytes: Int)? { nil }
     /// Stubs without tasks show an empty fleet.
-    public func fleetOverview(limit: Int) -> FleetOverview { FleetOverview() }
+    func fleetOverview(limit: Int) -> FleetOverview { FleetOverview() }
 }

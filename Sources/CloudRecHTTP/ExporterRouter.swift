@@ -49,6 +49,9 @@ public enum ExporterRouter {
     }
 
     static func render(control: any ExporterControl, format: ExpositionFormat, gzip: Bool) -> ScrapeCoalescer.Rendered {
+        if gzip, let compressed = control.renderMetricsGzip(format) {
+            return .init(body: ByteBuffer(bytes: compressed.body), gzipped: true, uncompressedBytes: compressed.uncompressedBytes)
+        }
         let body = control.renderMetrics(format)
         var buffer = ByteBuffer(bytes: body)
         if gzip, body.count > 1024, let compressed = try? buffer.compress(with: .gzip(configuration: .init(compressionLevel: 1))) {

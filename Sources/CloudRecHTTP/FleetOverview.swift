@@ -1,5 +1,5 @@
 import CloudRecCore
-import CloudRecPolling
+
 
 /// What the landing page shows of the fleet: the tasks that need a human, and each account's health.
 public struct FleetOverview: Sendable {

@@ -1,22 +1,20 @@
-import CloudRecConfig
 import CloudRecCore
-import CloudRecPolling
-import CloudRecVendors
 import Foundation
 import Hummingbird
 import NIOCore
 
-/// What the registration API needs from the running exporter.
+/// What the registration API needs from the running exporter: a narrow port in Core types. The exporter validates
+/// fields and labels (against the vendor's schema and the label allow-list); this layer only reads HTTP and JSON.
 public protocol TaskRegistry: Sendable {
     /// nil when no token is configured: the API is off.
-    var apiConfig: APIConfig? { get }
-    func account(named name: String) -> AccountSpec?
-    /// Durable when it returns. Returns whether the task is new and its current state.
-    func register(_ spec: TaskSpec) throws -> (isNew: Bool, task: TrackedTask)
+    var apiAccess: APIAccess? { get }
+    func hasAccount(_ name: String) -> Bool
+    /// Validates and tracks; durable when it returns. Returns whether the task is new and its current state.
+    func register(_ key: TaskKey, fields: [String: String], labels: [String: String]) throws(RegistryError) -> (isNew: Bool, task: TaskView)
     /// Stops tracking a task registered through the API. Returns false when the API had not registered it.
     func unregister(_ key: TaskKey) -> Bool
-    func trackedTasks() -> [TrackedTask]
-    func trackedTask(_ key: TaskKey) -> TrackedTask?
+    func tasks() -> [TaskView]
+    func task(_ key: TaskKey) -> TaskView?
 }
 
 /// `/api/v1/tasks`: register, list, read and forget recording tasks. Bearer-token auth; every bad request gets a
@@ -30,20 +28,20 @@ public enum TaskAPI {
         group.get("/tasks/:account/:task_id") { request, context in
             await guarded(request, registry) { _ in
                 let key = try taskKey(context)
-                guard let task = registry.trackedTask(key) else { throw APIError(.notFound, "task \(key) is not tracked") }
+                guard let task = registry.task(key) else { throw APIError(.notFound, "task \(key) is not tracked") }
                 return json(.ok, view(task))
             }
         }
         group.put("/tasks/:account/:task_id") { request, context in
             await guarded(request, registry) { api in
                 let key = try taskKey(context)
-                guard let account = registry.account(named: key.account) else {
+                guard registry.hasAccount(key.account) else {
                     throw APIError(.notFound, "no account named \"\(ExternalText.excerpt(key.account))\"")
                 }
                 var request = request
                 let body = try await readBody(&request, limit: api.maxBodyBytes)
-                let spec = try parseRegistration(body, key: key, account: account, api: api)
-                let (isNew, task) = try registry.register(spec)
+                let (fields, labels) = try parseRegistration(body)
+                let (isNew, task) = try registry.register(key, fields: fields, labels: labels)
                 return json(isNew ? .created : .ok, view(task))
             }
         }
@@ -69,8 +67,8 @@ public enum TaskAPI {
 
     /// Checks the API is on and the bearer token matches, runs the handler, and turns every failure into JSON.
     static func guarded(_ request: Request, _ registry: any TaskRegistry,
-                        _ handler: (APIConfig) async throws -> Response) async -> Response {
-        guard let api = registry.apiConfig else {
+                        _ handler: (APIAccess) async throws -> Response) async -> Response {
+        guard let api = registry.apiAccess else {
             return json(.notFound, .obj(("error", "the task API is off: set api.token in the configuration")))
         }
         guard let header = request.headers[.authorization], let token = bearerToken(header),
@@ -83,14 +81,17 @@ public enum TaskAPI {
             return try await handler(api)
         } catch let error as APIError {
             return json(error.status, .obj(("error", .string(error.reason))))
-        } catch let error as UnknownAccount {
-            return json(.notFound, .obj(("error", .string(error.description))))
-        } catch let error as OtherShard {
+        } catch let error as RegistryError {
+            switch error {
+            case let .notFound(reason): return json(.notFound, .obj(("error", .string(reason))))
+            case let .invalid(reason): return json(.badRequest, .obj(("error", .string(reason))))
             // 421 Misdirected Request: send it to the replica that owns the task (or to all replicas).
-            return json(.init(code: 421, reasonPhrase: "Misdirected Request"), .obj(("error", .string(error.description))))
-        } catch {
+            case let .misdirected(reason): return json(.init(code: 421, reasonPhrase: "Misdirected Request"), .obj(("error", .string(reason))))
             // The durable store refused the write (full disk, read-only directory): nothing was acknowledged.
-            return json(.serviceUnavailable, .obj(("error", .string("task not stored: \(error)"))))
+            case let .unavailable(reason): return json(.serviceUnavailable, .obj(("error", .string("task not stored: \(reason)"))))
+            }
+        } catch {
+            return json(.internalServerError, .obj(("error", .string("\(error)"))))
         }
     }
 
@@ -120,7 +121,7 @@ public enum TaskAPI {
         guard ExternalText.isAccountName(account) else {
             throw APIError(.notFound, "no account named \"\(ExternalText.excerpt(account))\"")
         }
-        guard !taskID.isEmpty, taskID.count <= 256, ExternalText.isPrintable(taskID) else {
+        guard ExternalText.isPrintable(taskID, lengths: 1...256) else {
             throw APIError(.badRequest, "task id must be 1 to 256 printable characters")
         }
         return TaskKey(account: account, taskID: taskID)
@@ -139,8 +140,9 @@ public enum TaskAPI {
 
     // MARK: Registration
 
-    /// Strict: a JSON object whose keys are the vendor's task fields and `labels` (allow-listed names).
-    static func parseRegistration(_ body: [UInt8], key: TaskKey, account: AccountSpec, api: APIConfig) throws -> TaskSpec {
+    /// Strict: a JSON object of string (or number) fields and an optional `labels` object of strings; which fields and
+    /// labels are allowed is the registry's to say.
+    static func parseRegistration(_ body: [UInt8]) throws -> (fields: [String: String], labels: [String: String]) {
         let json: JSONValue
         if body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
             json = .object([])
@@ -154,28 +156,23 @@ public enum TaskAPI {
             if name == "labels" {
                 guard case let .object(labelPairs) = value else { throw APIError(.badRequest, "labels must be an object of strings") }
                 for (label, labelValue) in labelPairs {
-                    guard api.allowedLabels.contains(label) else {
-                        let allowed = api.allowedLabels.isEmpty ? "none are configured" : api.allowedLabels.joined(separator: ", ")
-                        throw APIError(.badRequest, "label \"\(label)\" is not allowed (api.labels: \(allowed))")
-                    }
-                    guard case let .string(text) = labelValue, text.count <= 128, ExternalText.isPrintable(text) else {
-                        throw APIError(.badRequest, "label \"\(label)\" must be a string of at most 128 printable characters")
+                    guard case let .string(text) = labelValue else {
+                        throw APIError(.badRequest, "label \"\(ExternalText.excerpt(label))\" must be a string")
                     }
                     labels[label] = text
                 }
                 continue
             }
-            guard let text = value.stringValue, !value.isObject, value.arrayValue == nil else {
-                throw APIError(.badRequest, "\(ExternalText.excerpt(name)) must be a string or a number")
+            // Strings and numbers only (a boolean would otherwise pass as "true").
+            var text: String?
+            switch value {
+            case .string, .number: text = value.stringValue
+            default: text = nil
             }
+            guard let text else { throw APIError(.badRequest, "\(ExternalText.excerpt(name)) must be a string or a number") }
             fields[name] = text
         }
-        let schema = VendorCatalog.schema(for: account.vendor)
-        let validation = TaskFieldValidation.validate(id: key.taskID, fields: fields, schema: schema)
-        if let problem = validation.problems.first {
-            throw APIError(.badRequest, problem.key.map { "\($0): \(problem.message)" } ?? problem.message)
-        }
-        return TaskSpec(account: key.account, id: key.taskID, fields: validation.fields, labels: labels)
+        return (fields, labels)
     }
 
     // MARK: Listing
@@ -183,6 +180,9 @@ public enum TaskAPI {
     static func list(request: Request, registry: any TaskRegistry) -> Response {
         let query = request.uri.queryParameters
         let account = query["account"].map(String.init)
+        if let account, !ExternalText.isAccountName(account) {
+            return json(.badRequest, .obj(("error", "account names use letters, digits, '-', '_' and '.' only")))
+        }
         let vendor = query["vendor"].map(String.init)
         let status = query["status"].map(String.init)
         if let vendor, Vendor(rawValue: vendor) == nil {
@@ -206,9 +206,9 @@ public enum TaskAPI {
             }
             after = TaskKey(account: String(decoded[..<separator]), taskID: String(decoded[decoded.index(after: separator)...]))
         }
-        let matching = registry.trackedTasks()
+        let matching = registry.tasks()
             .filter { task in
-                (account == nil || task.spec.account == account) && (vendor == nil || task.vendor.rawValue == vendor)
+                (account == nil || task.key.account == account) && (vendor == nil || task.vendor.rawValue == vendor)
                     && (status == nil || task.status.rawValue == status) && (after == nil || after! < task.key)
             }
             .sorted { $0.key < $1.key }
@@ -222,18 +222,18 @@ public enum TaskAPI {
 
     // MARK: Views
 
-    static func view(_ task: TrackedTask) -> JSONValue {
-        let files: [JSONValue] = (task.observation?.files ?? []).map { file in
+    static func view(_ task: TaskView) -> JSONValue {
+        let files: [JSONValue] = task.files.map { file in
             .obj(("name", .string(file.name)), ("format", .string(file.format.rawValue)),
                  ("upload_state", file.uploadState.map { .string($0.rawValue) }), ("size_bytes", file.sizeBytes.map { .number(Double($0)) }),
                  ("duration_seconds", file.durationSeconds.map(JSONValue.number)))
         }
         return .obj(
-            ("account", .string(task.spec.account)), ("task_id", .string(task.spec.id)), ("vendor", .string(task.vendor.rawValue)),
+            ("account", .string(task.key.account)), ("task_id", .string(task.key.taskID)), ("vendor", .string(task.vendor.rawValue)),
             ("status", .string(task.status.rawValue)), ("vendor_status", .string(task.vendorStatus)),
-            ("sources", .array(task.sources.map(\.rawValue).sorted().map(JSONValue.string))),
-            ("fields", .object(task.spec.fields.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
-            ("labels", .object(task.spec.labels.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+            ("sources", .array(task.sources.sorted().map(JSONValue.string))),
+            ("fields", .object(task.fields.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+            ("labels", .object(task.labels.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
             ("files", .array(files)),
             ("last_success", task.lastSuccess.map(JSONValue.number)), ("ended_at", task.endedAt.map(JSONValue.number)),
             ("registered_at", .number(task.registeredAt)))

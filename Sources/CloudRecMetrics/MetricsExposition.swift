@@ -2,6 +2,8 @@
 public struct MetricsExposition: Sendable {
     public let store: TaskSeriesStore
     public let families: [any ExposedFamily]
+    /// Compressed task blocks kept between gzip scrapes.
+    public let gzipCache = GzipScrapeCache()
 
     public init(store: TaskSeriesStore, families: [any ExposedFamily]) {
         self.store = store
@@ -37,9 +39,20 @@ public struct MetricsExposition: Sendable {
         return Collected(format: format, head: head, snapshot: snapshot)
     }
 
+    /// The same scrape as `render(_:)`, gzip-compressed, reusing the compressed blocks of tasks that did not change
+    /// since the last gzip scrape (`GzipScrapeCache`); nil when zlib failed, and the caller compresses `render(_:)`.
+    public func renderGzip(_ collected: Collected) -> (body: [UInt8], uncompressedBytes: Int)? {
+        let tail = Self.tail(collected.format)
+        let size = collected.head.count + collected.snapshot.renderedSize(collected.format) + tail.count
+        return gzipCache.gzip(head: collected.head, snapshot: collected.snapshot, format: collected.format, tail: tail)
+            .map { ($0, size) }
+    }
+
+    static func tail(_ format: ExpositionFormat) -> [UInt8] { format == .openMetrics ? Array("# EOF\n".utf8) : [] }
+
     public func render(_ collected: Collected) -> [UInt8] {
         let (format, head, snapshot) = (collected.format, collected.head, collected.snapshot)
-        let tail: [UInt8] = format == .openMetrics ? Array("# EOF\n".utf8) : []
+        let tail = Self.tail(format)
         let taskBytes = snapshot.renderedSize(format)
         let total = head.count + taskBytes + tail.count
         // One allocation of the exact size; the task families are copied straight into it.

@@ -12,6 +12,10 @@ public final class TaskSeriesStore: Sendable {
         var slots: [TaskKey: Int] = [:]
         var keys: [TaskKey] = []
         var tasks: [RenderedTask] = []
+        /// Each slot's rendering serial: a new one every time a task's lines are replaced, so equal serials mean
+        /// equal lines (the gzip cache reuses a block's compressed form while its serials stay the same).
+        var serials: [UInt64] = []
+        var nextSerial: UInt64 = 0
         /// Each slot's status and stall, the tasks per account and status (`cloudrec_tasks`) and the stalled tasks
         /// per account (`cloudrec_tasks_stalled`), kept with the series so a scrape's counts always agree with its
         /// per-task series.
@@ -67,6 +71,7 @@ public final class TaskSeriesStore: Sendable {
     /// What a scrape renders: the rendered tasks at one instant, and their sizes.
     public struct Snapshot: Sendable {
         let tasks: [RenderedTask]
+        let serials: [UInt64]
         let byteCount: Int
         let familyTasks: [Int]
         /// Tasks per account and status at the same instant as the series.
@@ -134,6 +139,7 @@ public final class TaskSeriesStore: Sendable {
         let rendered = show ? TaskRenderer.render(export) : RenderedTask.empty
         storage.withLock { s in
             s.generation &+= 1
+            s.nextSerial &+= 1
             let wasShown = s.slots[key].map { s.tallies[$0].shown } ?? false
             let shown = show && (wasShown || s.shownCount < (s.cap ?? Int.max))
             let tally = Tally(export, shown: shown, capped: show && !shown)
@@ -144,11 +150,13 @@ public final class TaskSeriesStore: Sendable {
                 s.account(s.tasks[slot], sign: -1)
                 s.count(s.tallies[slot], of: key, -1)
                 s.tasks[slot] = rendered
+                s.serials[slot] = s.nextSerial
                 s.tallies[slot] = tally
             } else {
                 s.slots[key] = s.tasks.count
                 s.keys.append(key)
                 s.tasks.append(rendered)
+                s.serials.append(s.nextSerial)
                 s.tallies.append(tally)
             }
         }
@@ -166,11 +174,13 @@ public final class TaskSeriesStore: Sendable {
         let last = s.tasks.count - 1
         if slot != last {
             s.tasks[slot] = s.tasks[last]
+            s.serials[slot] = s.serials[last]
             s.keys[slot] = s.keys[last]
             s.tallies[slot] = s.tallies[last]
             s.slots[s.keys[slot]] = slot
         }
         s.tasks.removeLast()
+        s.serials.removeLast()
         s.keys.removeLast()
         s.tallies.removeLast()
     }
@@ -204,8 +214,9 @@ public final class TaskSeriesStore: Sendable {
 
     /// The rendered tasks at this instant (O(1): copy-on-write).
     public func renderSnapshot() -> Snapshot {
-        storage.withLock { s in Snapshot(tasks: s.tasks, byteCount: s.byteCount, familyTasks: s.familyTasks, statusCounts: s.statusCounts,
-                                 stalledCounts: s.stalledCounts, cappedCounts: s.cappedCounts, generation: s.generation) }
+        storage.withLock { s in Snapshot(tasks: s.tasks, serials: s.serials, byteCount: s.byteCount, familyTasks: s.familyTasks,
+                                 statusCounts: s.statusCounts, stalledCounts: s.stalledCounts, cappedCounts: s.cappedCounts,
+                                 generation: s.generation) }
     }
 
     /// Every task's rendered series by key (builds a dictionary: for tests and tools, not the scrape path).

@@ -5,35 +5,12 @@ import Foundation
 import Logging
 import Synchronization
 
-/// The `result` label of `cloudrec_callbacks_total`.
-public enum CallbackResult: String, Sendable, CaseIterable {
-    case accepted
-    case rejectedSignature = "rejected_signature"
-    /// Signed timestamp outside the window, or a callback already accepted.
-    case rejectedReplay = "rejected_replay"
-    case malformed
-    case unknownAccount = "unknown_account"
-    /// The account has no `callback_secret`, or its vendor has no documented callbacks (Alibaba IMS).
-    case notConfigured = "not_configured"
-    /// Verified, but its effect could not be stored (durable store failure); the vendor's retry is taken.
-    case error
-}
-
-/// The answer to one callback request, for the HTTP layer.
-public struct CallbackReply: Sendable {
-    public var status: Int
-    public var body: JSONValue
-    public var result: CallbackResult
-}
-
 /// Receives vendor callbacks for `POST /callbacks/{account}`: finds the account, verifies the vendor's signature,
 /// refuses replays, applies the events to the tracker (a start event starts tracking an unknown task, durably) and
 /// counts every request in `cloudrec_callbacks_total{vendor,account,event,result}`. Label values stay bounded:
 /// `vendor` and `account` are empty for unknown accounts (the path is not trusted), and `event` is the vendor's
 /// documented event, `other`, or empty when the callback was refused before it could be read.
 public final class CallbackIntake: Sendable {
-    /// Callbacks larger than this are refused (413) before they are read; vendors send a few KiB.
-    public static let maxBodyBytes = 1 << 20
 
     public let counter = CounterFamily(
         name: "cloudrec_callbacks_total",
@@ -52,7 +29,7 @@ public final class CallbackIntake: Sendable {
 
     public var families: [any ExposedFamily] { [counter] }
 
-    /// `body` nil: the request was larger than `maxBodyBytes`.
+    /// `body` nil: the request was larger than `CallbackReply.maxBodyBytes`.
     public func receive(account name: String, headers: [String: String], body: [UInt8]?) -> CallbackReply {
         guard let account = engine.poller(for: name)?.account else {
             return reply(404, "no account named \"\(ExternalText.excerpt(name))\"", .unknownAccount, vendor: "", account: "")
@@ -66,7 +43,7 @@ public final class CallbackIntake: Sendable {
                          .notConfigured, vendor: vendor, account: name)
         }
         guard let body else {
-            return reply(413, "body larger than \(Self.maxBodyBytes) bytes", .malformed, vendor: vendor, account: name)
+            return reply(413, "body larger than \(CallbackReply.maxBodyBytes) bytes", .malformed, vendor: vendor, account: name)
         }
         let decoded: DecodedCallback
         do {

@@ -109,6 +109,9 @@ public struct TrackedTask: Sendable, Codable {
             } else if !everSeen {
                 status = .unknown
                 vendorStatus = result.vendorCode ?? "not_found"
+                // Gone before we ever saw it (e.g. stopped or aged out of the vendor's query window): it cannot start
+                // later, so it ends as unknown and its series go after the retention like any finished task's.
+                if result.taskGone, endedAt == nil { endedAt = now }
             }
         default:
             break

@@ -6,7 +6,8 @@ import Synchronization
 /// `SimulatorHost` under `/_sim/`, ahead of the vendor logic and its auth, faults and rate limits:
 ///
 ///     GET  /_sim/tasks                          {"tasks": [task...]}
-///     POST /_sim/tasks                          {"id": "t1", "phase": "recording", "fields": {...}, "files": 1}
+///     POST /_sim/tasks                          {"id": "t1", "phase": "recording", "fields": {...}, "files": 1,
+///                                                "age_seconds": 0, "flags": ["recovering"]}
 ///     GET  /_sim/tasks/{id}                     task
 ///     POST /_sim/tasks/{id}/phase               {"phase": "exited_abnormally"}
 ///     POST /_sim/tasks/{id}/upload_state        {"state": "failed", "file_index": 0}   (no file_index: every file)
@@ -21,7 +22,9 @@ import Synchronization
 /// Phases: starting, recording, paused, stopping, ended, exited_abnormally. Upload states: recording, uploading,
 /// uploaded, backup_uploaded, failed. Answers are JSON; bad input gets a 4xx with `{"error": "..."}`.
 /// A created task gets `files` mp4 files (default 1, 0 for `starting`) and the host's default vendor fields
-/// merged with the given ones; `onTaskCreated` observers learn about it (the demo starts tracking it).
+/// merged with the given ones; `onTaskCreated` observers learn about it (the demo starts tracking it). `age_seconds`
+/// backdates its creation (Alibaba Live's 3-day query window, IMS list windows); `flags` are the vendor conditions
+/// of `SimTask.flags` (`idle`, `recovering`, `stopped_not_queryable`).
 public final class SimulatorControl: Sendable {
     public static let prefix = "/_sim/"
 
@@ -136,7 +139,25 @@ public final class SimulatorControl: Sendable {
         }
         let fileCount = body["files"]?.intValue ?? (phase == .starting ? 0 : 1)
         guard (0 ... 100).contains(fileCount) else { return Self.error(400, "\"files\" must be an integer from 0 to 100") }
+        var age = 0.0
+        if let given = body["age_seconds"] {
+            guard let seconds = given.doubleValue, (0 ... 90 * 86400).contains(seconds) else {
+                return Self.error(400, "\"age_seconds\" must be a number from 0 to 7776000")
+            }
+            age = seconds
+        }
+        var flags: Set<String> = []
+        if let given = body["flags"] {
+            guard let list = given.arrayValue?.compactMap(\.stringValue), list.count == given.arrayValue?.count else {
+                return Self.error(400, "\"flags\" must be an array of strings")
+            }
+            flags = Set(list)
+        }
         book.start(id: id, fields: fields, phase: phase == .starting ? .starting : .recording)
+        book.update(id) { task in
+            task.startTime -= age
+            task.flags = flags
+        }
         for index in 0 ..< fileCount {
             book.addFile(id, name: "\(id)_\(index).mp4", format: .mp4, sizeBytes: 1_000_000, durationSeconds: 10)
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import CloudRecApp
 import CloudRecConfig
 import CloudRecCore
+import CloudRecHTTP
 import Foundation
 import Logging
 
@@ -55,6 +56,18 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("web.config.file"), help: "Path to a web configuration file (exporter-toolkit format: TLS and basic auth).")
     var webConfigFile: String?
 
+    @Option(name: .customLong("web.read-header-timeout"), help: "How long a client may take to send a request's header, from connecting or from the request's first byte; then the connection is closed.")
+    var readHeaderTimeout: String = "10s"
+
+    @Option(name: .customLong("web.read-timeout"), help: "How long a client may take to send a whole request, header and body.")
+    var readTimeout: String = "30s"
+
+    @Option(name: .customLong("web.idle-timeout"), help: "How long a kept-alive connection may wait for its next request.")
+    var idleTimeout: String = "2m"
+
+    @Option(name: .customLong("web.max-connections"), help: "Most open HTTP connections; at the cap the longest-waiting idle or half-sent one is closed to admit a new one.")
+    var maxConnections: Int = 512
+
     @Option(name: .customLong("storage.path"), help: "SQLite file for registered tasks and their last known state (the demo keeps state in memory unless this is given).")
     var storagePath: String?
     @Option(name: .customLong("shard"), help: "This replica's shard, 0-based (kube-state-metrics style sharding; with --total-shards).")
@@ -82,10 +95,27 @@ struct Serve: AsyncParsableCommand {
         guard let interval = DurationParser.seconds(demoPollInterval), ConfigRanges.pollInterval.contains(interval) else {
             throw ValidationError("--demo.poll-interval must be a duration such as 5s or 500ms, \(ConfigRanges.describe(duration: ConfigRanges.pollInterval)) (got \"\(demoPollInterval.prefix(40))\")")
         }
+        _ = try connectionLimits()
         guard totalShards >= 1 else { throw ValidationError("--total-shards must be at least 1 (got \(totalShards))") }
         guard ShardSelector(shard: shard, totalShards: totalShards) != nil else {
             throw ValidationError("--shard must be between 0 and --total-shards - 1 = \(totalShards - 1) (got \(shard))")
         }
+    }
+
+    func connectionLimits() throws -> ConnectionLimits {
+        var limits = ConnectionLimits()
+        do {
+            limits.readHeaderTimeout = try ConnectionLimits.timeout(readHeaderTimeout, flag: "--web.read-header-timeout")
+            limits.readTimeout = try ConnectionLimits.timeout(readTimeout, flag: "--web.read-timeout")
+            limits.idleTimeout = try ConnectionLimits.timeout(idleTimeout, flag: "--web.idle-timeout")
+            limits.maxConnections = try ConnectionLimits.maxConnections(maxConnections, flag: "--web.max-connections")
+            guard limits.readTimeout >= limits.readHeaderTimeout else {
+                throw ConnectionLimitError("--web.read-timeout (\(readTimeout)) must not be shorter than --web.read-header-timeout (\(readHeaderTimeout))")
+            }
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        return limits
     }
 
     func run() async throws {
@@ -99,6 +129,7 @@ struct Serve: AsyncParsableCommand {
         options.demoPollInterval = DurationParser.seconds(demoPollInterval) ?? 5
         options.storagePath = storagePath ?? (demo ? nil : "./data/cloudrec.db")
         options.shard = ShardSelector(shard: shard, totalShards: totalShards) ?? .unsharded
+        options.connectionLimits = try connectionLimits()
         do {
             try await ExporterServer.run(options: options, logger: logger)
         } catch let error as ExporterStartupError {

@@ -149,7 +149,7 @@ struct CallbackTests {
             let response = try await harness.deliver(request, to: Self.tencent)
             #expect(response.status == 400)
             #expect(String(decoding: response.body, as: UTF8.self).contains("not valid JSON"))
-            let oversized = SimCallbackRequest(headers: [:], body: Array(repeating: 0x20, count: CallbackIntake.maxBodyBytes + 1))
+            let oversized = SimCallbackRequest(headers: [:], body: Array(repeating: 0x20, count: CallbackReply.maxBodyBytes + 1))
             #expect(try await harness.deliver(oversized, to: Self.tencent).status == 413)
             #expect(Self.counter(try await harness.metrics(), event: "", result: "malformed") == 2)
         }

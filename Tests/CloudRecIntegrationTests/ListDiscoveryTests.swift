@@ -35,7 +35,7 @@ struct ListDiscoveryTests {
             try await eventually("late task discovered") {
                 try await harness.metrics().status(account: "disc", task: "late-starter") == "running"
             }
-            let task = try #require(harness.exporter.trackedTask(TaskKey(account: "disc", taskID: "late-starter")))
+            let task = try #require(harness.exporter.tracker.task(TaskKey(account: "disc", taskID: "late-starter")))
             #expect(task.sources == [.discovery])
         }
     }

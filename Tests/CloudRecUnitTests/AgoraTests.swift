@@ -236,6 +236,17 @@ struct AgoraRoundTripTests {
         #expect(rig.sim.stats.count(.answered) == 1)
     }
 
+    /// The top-level `sliceStartTime` is "only returned in individual recording mode"; elsewhere the start comes
+    /// from the files' own `sliceStartTime`.
+    @Test(arguments: [("individual", true), ("mix", false), ("web", false)])
+    func topLevelSliceStartTimeOnlyInIndividualMode(mode: String, present: Bool) throws {
+        let rig = AgoraRig()
+        rig.start(mode: mode)
+        let request = try rig.client.statusRequest(for: agoraTask(mode: mode), context: RequestContext())
+        let body = try JSONValue.parse(rig.sim.respond(to: SimRequest(request)).body)
+        #expect((body["serverResponse"]?["sliceStartTime"] != nil) == present)
+    }
+
     @Test func fileListModeStringThroughSimulator() throws {
         let rig = AgoraRig()
         rig.start(extraFields: ["file_list_mode": "string"])

@@ -175,15 +175,49 @@ struct AlibabaHarness {
         #expect(rejected["Code"]?.stringValue == "IncompleteSignature")
     }
 
+    /// `x-acs-retry-after` is in milliseconds: the official SDK reads it with `int()` and sleeps that many ms, capped at
+    /// 120,000 (alibabacloud_tea_openapi/utils.py `get_throttling_time_left`; darabonba/policy/retry.py
+    /// `MAX_DELAY_TIME`, core.py `sleep(millisecond)`). Values it ignores (≤ 0, not an integer) are ignored here too.
     @Test(arguments: products)
-    func throttlingAnswersHonourRetryAfter(vendor: Vendor) {
+    func throttlingAnswersHonourRetryAfterInMilliseconds(vendor: Vendor) {
         let harness = AlibabaHarness(vendor)
         let body = JSONValue.obj(("RequestId", "r"), ("HostId", "h"), ("Code", "Throttling.Api"), ("Message", "slow down")).bytes
-        let result = harness.client.interpretStatus(
-            InboundResponse(status: 429, headers: ["x-acs-retry-after": "3"], body: body), for: harness.task("t1"))
+        let cases: [(String, Double?)] = [
+            ("3000", 3), ("80", 0.08), (" 1500 ", 1.5), ("120000", 120), ("120001", 120), ("99999999999999999999999", 120),
+            ("0", nil), ("-5", nil), ("1.5", nil), ("1e3", nil), ("inf", nil), ("nan", nil), ("", nil), ("abc", nil),
+        ]
+        for (header, expected) in cases {
+            let result = harness.client.interpretStatus(
+                InboundResponse(status: 429, headers: ["x-acs-retry-after": header], body: body), for: harness.task("t1"))
+            #expect(result.outcome == .throttled)
+            #expect(result.vendorCode == "Throttling.Api")
+            #expect(result.retryAfter == expected, "x-acs-retry-after: \(header)")
+        }
+    }
+
+    /// The simulated gateway throttles as the vendor does, with the back-off hint in milliseconds (≤ 1 s: its window).
+    @Test(arguments: products)
+    func simulatorThrottlingCarriesRetryAfterMilliseconds(vendor: Vendor) throws {
+        let harness = AlibabaHarness(vendor, qps: 1)
+        harness.book.start(id: "t1")
+        #expect(try harness.poll("t1").outcome == .success)
+        let (response, result) = harness.send(try harness.request("t1"), for: "t1")
         #expect(result.outcome == .throttled)
-        #expect(result.vendorCode == "Throttling.Api")
-        #expect(result.retryAfter == 3)
+        let header = try #require(response.headers["x-acs-retry-after"])
+        let milliseconds = try #require(Int(header))
+        #expect((1...1000).contains(milliseconds))
+        #expect(result.retryAfter == Double(milliseconds) / 1000)
+    }
+
+    /// Every answer, success or error, carries the gateway's JSON content type (the SDK parses all but
+    /// `text/xml;charset=utf-8` errors as JSON).
+    @Test(arguments: products)
+    func answersCarryTheGatewayContentType(vendor: Vendor) throws {
+        let harness = AlibabaHarness(vendor)
+        harness.book.start(id: "t1")
+        for id in ["t1", "missing"] {
+            #expect(harness.send(try harness.request(id), for: id).response.headers["content-type"] == "application/json;charset=utf-8")
+        }
     }
 
     @Test(arguments: products)

@@ -1,5 +1,5 @@
 import CloudRecCore
-import CloudRecSimulators
+@testable import CloudRecSimulators
 @testable import CloudRecVendors
 import Foundation
 import Testing
@@ -91,8 +91,20 @@ import Testing
             let (response, result) = harness.send(try harness.request("job-1"), for: "job-1")
             #expect(response.status == 404)
             #expect(result.outcome == .notFound, "\(phase)")
-            #expect(result.vendorCode == "NotFound.Job")
+            #expect(result.vendorCode == "JobNotFound")
         }
+    }
+
+    /// Both not-found codes read as not found: the documented sibling-API `JobNotFound` (the simulator's default) and
+    /// the `NotFound.Job` it used before.
+    @Test(arguments: ["JobNotFound", "NotFound.Job"])
+    func bothJobNotFoundCodesAreNotFound(code: String) throws {
+        let harness = AlibabaHarness(.alibabaIMS, imsJobNotFound: AlibabaSimError(status: 404, code: code, message: "gone"))
+        let (response, result) = harness.send(try harness.request("gone"), for: "gone")
+        #expect(response.status == 404)
+        #expect(result.outcome == .notFound)
+        #expect(result.vendorCode == code)
+        #expect(!result.taskGone)
     }
 
     @Test(arguments: AlibabaSignatureVersion.allCases)
@@ -124,5 +136,64 @@ import Testing
         }
         #expect(Set(rendered.map(\.0)) == Set(example.map(\.0)))
         #expect(body["RequestId"]?.stringValue?.isEmpty == false)
+    }
+
+    // MARK: ListLiveRecordJobs
+
+    static func listAccount() -> AccountSpec {
+        AccountSpec(name: "ali", vendor: .alibabaIMS, endpoint: "https://ice.cn-shanghai.aliyuncs.com", rateLimit: 10, pollInterval: 10,
+                    fields: ["region": "cn-shanghai"],
+                    credentials: [AlibabaAccountSchema.accessKeyIDField: Secret(AlibabaHarness.accessKeyID),
+                                  AlibabaAccountSchema.accessKeySecretField: Secret(AlibabaHarness.accessKeySecret)])
+    }
+
+    /// The lister asks for the documented default page size (10), which the simulator serves; it follows the pages.
+    @Test func listerUsesTheDocumentedPageSizeAndFollowsPages() throws {
+        let harness = AlibabaHarness(.alibabaIMS, qps: 1000)
+        for index in 0..<25 { harness.book.start(id: "job-\(index)") }
+        let lister = AlibabaIMSLister(account: Self.listAccount())
+        // A minute ahead: the window is sent with whole seconds, and the jobs were created within this second.
+        let query = try #require(lister.queries(now: Date().addingTimeInterval(60), since: Date()).first)
+        var page: Int? = 1
+        var found: [String] = []
+        var calls = 0
+        while let current = page {
+            let request = try lister.listRequest(query, page: current, context: RequestContext())
+            #expect(request.url.contains("PageSize=10"))
+            let response = harness.simulator.respond(to: SimRequest(request))
+            let listed = lister.interpretList(response.inbound, query: query, page: current)
+            #expect(listed.result.outcome == .success, "\(listed.result.vendorCode ?? "") \(listed.result.message ?? "")")
+            found += listed.tasks.map(\.id)
+            page = listed.nextPage
+            calls += 1
+        }
+        #expect(calls == 3)
+        #expect(Set(found) == Set((0..<25).map { "job-\($0)" }))
+    }
+
+    /// The simulator refuses page sizes the docs do not promise (no documented maximum; the sibling allows 5–30),
+    /// and serves a list without StartTime/EndTime (both optional in the SDK model).
+    @Test func simulatorRefusesUndocumentedPageSizesAndAcceptsNoTimeRange() throws {
+        let harness = AlibabaHarness(.alibabaIMS, qps: 1000)
+        harness.book.start(id: "job-1")
+        let ims = try #require(harness.simulator as? AlibabaIMSSimulator)
+        let lister = AlibabaIMSLister(account: Self.listAccount())
+        let query = ListQuery(status: nil, start: Date().addingTimeInterval(-3600), end: Date())
+        for (size, accepted) in [("100", false), ("11", false), ("4", false), ("5", true), ("10", true)] {
+            let call = AlibabaSimCall(parameters: ["PageSize": size], now: Date().timeIntervalSince1970, action: "ListLiveRecordJobs")
+            let response = ims.listLiveRecordJobs(call)
+            #expect((response.status == 200) == accepted, "PageSize \(size)")
+            if !accepted {
+                let page = lister.interpretList(response.inbound, query: query, page: 1)
+                #expect(page.result.outcome == .clientError)
+                #expect(page.result.vendorCode == "InvalidParameter.PageSize")
+            }
+        }
+        let untimed = AlibabaSimCall(parameters: [:], now: Date().timeIntervalSince1970, action: "ListLiveRecordJobs")
+        let page = lister.interpretList(ims.listLiveRecordJobs(untimed).inbound, query: query, page: 1)
+        #expect(page.tasks.map(\.id) == ["job-1"])
+        let tooLong = AlibabaSimCall(parameters: ["StartTime": "2025-01-01T00:00:00Z", "EndTime": "2025-03-01T00:00:00Z"],
+                                     now: Date().timeIntervalSince1970, action: "ListLiveRecordJobs")
+        #expect(ims.listLiveRecordJobs(tooLong).status == 400)
     }
 }

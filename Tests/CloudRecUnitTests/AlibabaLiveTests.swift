@@ -51,6 +51,42 @@ import Testing
         #expect(AlibabaLiveStatusMapping.taskStatus(row.vendor) == row.common)
     }
 
+    /// HTTP 400 `InvalidParameter.TaskId` ("the task must be in the running or recovering state"): not a client error
+    /// but a task that can no longer be queried.
+    @Test func invalidParameterTaskIdIsAGoneTask() {
+        let result = Self.interpret(#"{"RequestId":"r","HostId":"live.aliyuncs.com","Code":"InvalidParameter.TaskId","Message":"The task must be in the running or recovering state."}"#, status: 400)
+        #expect(result.outcome == .notFound)
+        #expect(result.taskGone)
+        #expect(result.vendorCode == "InvalidParameter.TaskId")
+        let unknown = Self.interpret(#"{"RequestId":"r","HostId":"live.aliyuncs.com","Code":"NotFound.Task","Message":"t"}"#, status: 400)
+        #expect(unknown.outcome == .notFound)
+        #expect(!unknown.taskGone)
+        let other = Self.interpret(#"{"RequestId":"r","HostId":"live.aliyuncs.com","Code":"InvalidParameter.UserId","Message":"u"}"#, status: 403)
+        #expect(other.outcome == .clientError)
+        #expect(!other.taskGone)
+    }
+
+    /// The simulator models both readings: created over 3 days ago, or an ended task flagged `stopped_not_queryable`.
+    @Test func simulatorAnswersInvalidParameterTaskIdOutsideTheQueryWindow() throws {
+        let harness = AlibabaHarness(.alibabaLive)
+        harness.book.start(id: "old")
+        harness.book.update("old") { $0.startTime -= AlibabaLiveSimulator.queryWindowSeconds + 1 }
+        harness.book.start(id: "young")
+        harness.book.update("young") { $0.startTime -= AlibabaLiveSimulator.queryWindowSeconds - 60 }
+        harness.book.start(id: "stopped")
+        harness.book.update("stopped") { $0.flags = [AlibabaLiveSimulator.stoppedNotQueryableFlag] }
+        #expect(try harness.poll("stopped").observation?.vendorStatus == "RUNNING")
+        harness.book.setPhase("stopped", .ended)
+        for id in ["old", "stopped"] {
+            let (response, result) = harness.send(try harness.request(id), for: id)
+            #expect(response.status == 400)
+            #expect(result.outcome == .notFound, "\(id)")
+            #expect(result.vendorCode == "InvalidParameter.TaskId")
+            #expect(result.taskGone)
+        }
+        #expect(try harness.poll("young").outcome == .success)
+    }
+
     @Test func unknownStatusKeepsTheRawValue() throws {
         let observation = try #require(Self.interpret(#"{"RequestId":"r","TaskInfo":{"TaskId":"t","Status":"WARMING_UP"}}"#).observation)
         #expect(observation.status == .unknown)
@@ -82,7 +118,9 @@ import Testing
         #expect(notFound.vendorCode == "NotFound.Task")
         #expect(notFound.message == "HTTP 400: x, please check the TaskId. (RequestId r)")
         let wrongState = Self.interpret(#"{"RequestId":"r","Code":"InvalidParameter.TaskId","Message":"m"}"#, status: 400)
-        #expect(wrongState.outcome == .clientError)
+        // Issue 13: a task that can no longer be queried ends (or, never seen, goes after the retention).
+        #expect(wrongState.outcome == .notFound)
+        #expect(wrongState.taskGone)
         let echo = Self.interpret(#"{"RequestId":"r","Code":"SignatureDoesNotMatch","Message":"Specified signature is not matched with our calculation. server string to sign is:POST&%2F&AccessKeyId%3DLTAI"}"#, status: 400)
         #expect(echo.outcome == .authError)
         #expect(echo.message?.contains("AccessKeyId") == false)

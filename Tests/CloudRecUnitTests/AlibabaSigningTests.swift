@@ -195,7 +195,7 @@ import Testing
         ("NotFound.Task", 400, .notFound), ("InvalidJobId.NotFound", 404, .notFound), ("JobNotExist", 400, .notFound),
         ("InvalidApi.NotFound", 404, .clientError), ("InvalidRegionId.NotFound", 400, .clientError),
         ("InternalError", 500, .serverError), ("ServiceUnavailable", 503, .serverError), ("SomethingNew", 502, .serverError),
-        ("InvalidParameter.TaskId", 400, .clientError), ("MissingParameter", 400, .clientError),
+        ("InvalidParameter.TaskId", 400, .notFound), ("InvalidParameter.UserId", 403, .clientError), ("MissingParameter", 400, .clientError),
         ("InvalidTimeStamp.Format", 400, .clientError), ("Whatever.Unknown", 400, .clientError),
     ])
     func classifiesErrorCodes(_ row: (code: String, status: Int, expected: PollOutcome)) {

@@ -23,6 +23,8 @@ private func observed(_ status: TaskStatus, vendorStatus: String = "2", files: [
 }
 
 private let notFound = PollResult.failure(.notFound, code: "300001000", message: "record task not exist")
+/// Alibaba Live `InvalidParameter.TaskId`: the task exists but can no longer be queried.
+private let gone = PollResult.failure(.notFound, code: "InvalidParameter.TaskId", message: nil, taskGone: true)
 
 @Suite("TaskTracker")
 struct TaskTrackerTests {
@@ -81,6 +83,31 @@ struct TaskTrackerTests {
         #expect(task.vendorStatus == "300001000")
         #expect(task.needsPolling)
         #expect(exposition(store).contains(statusLine(.unknown)))
+    }
+
+    /// Alibaba Live `InvalidParameter.TaskId`: the task exists but left its queryable life (stopped, or created over
+    /// 3 days ago) before we ever saw it. It ends as unknown, is no longer polled, and goes after the retention.
+    @Test func goneBeforeSeenEndsUnknownAndExpires() throws {
+        try tracker.track(spec, vendor: .alibabaLive, source: .config)
+        let task = try #require(tracker.record(key, result: gone, now: 100, notFoundGrace: 0))
+        #expect(task.status == .unknown)
+        #expect(task.vendorStatus == "InvalidParameter.TaskId")
+        #expect(task.endedAt == 100)
+        #expect(!task.needsPolling)
+        #expect(tracker.expire(now: 999, retention: 900).isEmpty)
+        #expect(tracker.expire(now: 1000, retention: 900) == [key])
+        #expect(store.count == 0)
+    }
+
+    /// Seen before, then gone: finished like any task the vendor forgets (completed, code as vendor_status).
+    @Test func goneAfterSeenCompletes() throws {
+        try tracker.track(spec, vendor: .alibabaLive, source: .config)
+        tracker.record(key, result: observed(.running, vendorStatus: "RUNNING", reportsUploadStates: false), now: 100, notFoundGrace: 0)
+        let task = try #require(tracker.record(key, result: gone, now: 130, notFoundGrace: 0))
+        #expect(task.status == .completed)
+        #expect(task.vendorStatus == "InvalidParameter.TaskId")
+        #expect(task.endedAt == 130)
+        #expect(!task.needsPolling)
     }
 
     @Test func notFoundAfterSeenWithoutGraceCompletes() throws {

@@ -195,6 +195,22 @@ struct TencentTRTCTests {
         #expect(harness.sim.stats.count(.authRejected) == 1)
     }
 
+    /// Every answer, success or error, is HTTP 200 with content type exactly `application/json`: the official SDK looks
+    /// for `Response.Error` only then (abstract_client.py `_check_error`) and takes any other status as a network error.
+    @Test func answersAreHTTP200WithExactlyApplicationJSON() throws {
+        let ok = Harness()
+        ok.book.start(id: ok.task.id)
+        let throttled = Harness(qps: 0)
+        throttled.book.start(id: throttled.task.id)
+        for (harness, outcome) in [(ok, PollOutcome.success), (Harness(secretKey: "notTheRightKeyAtAll0000000000000"), .authError),
+                                   (Harness(), .notFound), (throttled, .throttled)] {
+            let response = harness.sim.respond(to: SimRequest(try harness.request()))
+            #expect(response.status == 200)
+            #expect(response.headers["content-type"] == "application/json")
+            #expect(harness.client.interpretStatus(response.inbound, for: harness.task).outcome == outcome)
+        }
+    }
+
     @Test func unknownSecretIdIsAnAuthError() throws {
         let result = try Harness(secretID: "AKIDsomebodyElse").poll()
         #expect(result.outcome == .authError)

@@ -156,6 +156,19 @@ private struct ZegoRig {
 
 @Suite("ZEGO client against the simulator")
 struct ZegoRoundTripTests {
+    /// `OutputFileFormat` takes only the documented values (mp4, flv, hls, jpg, aac), whatever the task book holds.
+    @Test func outputFileFormatIsAlwaysADocumentedValue() throws {
+        let rig = ZegoRig()
+        let task = TaskSpec(account: "zego-main", id: "task-1")
+        rig.book.start(id: task.id)
+        for format in FileFormat.allCases { rig.book.addFile(task.id, name: "f.\(format.rawValue)", format: format) }
+        let body = try JSONValue.parse(try rig.respond(task).body)
+        let formats = (body["Data"]?["RecordFiles"]?.arrayValue ?? []).compactMap { $0["OutputFileFormat"]?.stringValue }
+        #expect(formats.count == FileFormat.allCases.count)
+        #expect(Set(formats).isSubset(of: ["mp4", "flv", "hls", "jpg", "aac"]))
+        #expect(formats == FileFormat.allCases.map { ZegoSimulator.outputFileFormat($0) })
+    }
+
     @Test(arguments: [
         (SimPhase.starting, TaskStatus.initializing, "1"), (.recording, .running, "2"), (.paused, .paused, "5"),
         (.stopping, .running, "2"), (.ended, .completed, "3"), (.exitedAbnormally, .failed, "4"),

@@ -94,16 +94,21 @@ public struct AgoraSimulator: VendorSimulator {
                 .obj(("serviceName", "web_recorder_service"),
                      ("payload", .obj(("state", state), ("onhold", .bool(task.phase == .paused)), ("fileList", files)))),
             ])))
-        } else if task.fields["file_list_mode"] == "string" {
-            server = .obj(("status", status), ("fileListMode", "string"),
-                          ("fileList", .string(task.files.first?.name ?? "")), ("sliceStartTime", .number((task.startTime * 1000).rounded())))
         } else {
-            let files = JSONValue.array(task.files.map { file in
-                .obj(("fileName", .string(file.name)), ("trackType", "audio_and_video"), ("uid", "0"), ("mixedAllUser", true),
-                     ("isPlayable", true), ("sliceStartTime", .number(file.startTime.rounded())))
-            })
-            server = .obj(("status", status), ("fileListMode", "json"), ("fileList", files),
-                          ("sliceStartTime", .number((task.startTime * 1000).rounded())))
+            // The top-level `sliceStartTime` (ms) is "only returned in individual recording mode" (query page).
+            let started: JSONValue? = mode == "individual" ? .number((task.startTime * 1000).rounded()) : nil
+            if task.fields["file_list_mode"] == "string" {
+                server = .obj(("status", status), ("fileListMode", "string"),
+                              ("fileList", .string(task.files.first?.name ?? "")), ("sliceStartTime", started))
+            } else {
+                let individual = mode == "individual"
+                let files = JSONValue.array(task.files.map { file in
+                    .obj(("fileName", .string(file.name)), ("trackType", "audio_and_video"),
+                         ("uid", .string(individual ? task.fields["uid"] ?? "1001" : "0")), ("mixedAllUser", .bool(!individual)),
+                         ("isPlayable", true), ("sliceStartTime", .number(file.startTime.rounded())))
+                })
+                server = .obj(("status", status), ("fileListMode", "json"), ("fileList", files), ("sliceStartTime", started))
+            }
         }
         return .obj(("cname", .string(task.fields["cname"] ?? "channel-\(task.id.prefix(6))")), ("uid", "527841"),
                     ("resourceId", .string(resourceID)), ("sid", .string(task.id)), ("serverResponse", server))

@@ -6,8 +6,9 @@ import Foundation
 ///
 /// IMS documents only `initial`, `started` and `paused`, and no stop operation. Rendering of the other phases is our
 /// choice: `stopping` still reads `started` (the job has not left its last documented state), and an ended job is
-/// gone, answered like an unknown one. The code for that is unconfirmed, so it is configurable; the default
-/// `NotFound.Job` with HTTP 404 is read as not_found by the client, which ends a task that was seen before.
+/// gone, answered like an unknown one. GetLiveRecordJob documents no code for that; its sibling ICE job APIs document
+/// HTTP 404 `JobNotFound`, the default here (configurable; the client reads it and `NotFound.Job` alike as not_found,
+/// which ends a task that was seen before).
 public struct AlibabaIMSSimulator: VendorSimulator {
     public let vendor = Vendor.alibabaIMS
     public let book: SimTaskBook
@@ -17,7 +18,7 @@ public struct AlibabaIMSSimulator: VendorSimulator {
     public let jobNotFound: AlibabaSimError
     public var limiter: SimRateLimiter { gateway.limiter }
 
-    public static let defaultJobNotFound = AlibabaSimError(status: 404, code: "NotFound.Job",
+    public static let defaultJobNotFound = AlibabaSimError(status: 404, code: "JobNotFound",
                                                            message: "The specified job does not exist.")
 
     /// 10/s mirrors the client's default: no QPS figure is published for GetLiveRecordJob.
@@ -50,18 +51,39 @@ public struct AlibabaIMSSimulator: VendorSimulator {
                                    ("RequestId", .string(AlibabaSimGateway.requestID()))))
     }
 
-    /// `ListLiveRecordJobs`: jobs created in [StartTime, EndTime] (≤ 30 days), newest first, `PageNo`/`PageSize`.
+    /// `PageSize` the simulator accepts: the API page documents only the default (10) and no range; its sibling
+    /// `ListLiveRecordFiles` documents 5–30. Only what both promise is served; anything else is refused, so a client
+    /// relying on more fails here first.
+    public static let pageSizes = 5 ... 10
+
+    /// `ListLiveRecordJobs`: jobs created in [StartTime, EndTime] (both optional; ≤ 30 days when given), newest first,
+    /// `PageNo`/`PageSize`.
     func listLiveRecordJobs(_ call: AlibabaSimCall) -> SimResponse {
-        guard let startText = call.parameters["StartTime"], let endText = call.parameters["EndTime"],
-              let start = AlibabaTimestamp.parse(startText)?.timeIntervalSince1970,
-              let end = AlibabaTimestamp.parse(endText)?.timeIntervalSince1970, end > start, end - start <= 30 * 86400 else {
-            return gateway.reject(.badRequest, 400, "InvalidParameter", "StartTime and EndTime must span at most 30 days.")
+        var window = -Double.infinity ... Double.infinity
+        let startText = call.parameters["StartTime"], endText = call.parameters["EndTime"]
+        if startText != nil || endText != nil {
+            let start = startText.map { AlibabaTimestamp.parse($0)?.timeIntervalSince1970 }
+            let end = endText.map { AlibabaTimestamp.parse($0)?.timeIntervalSince1970 }
+            guard start != .some(nil), end != .some(nil) else {
+                return gateway.reject(.badRequest, 400, "InvalidParameter", "StartTime and EndTime must be yyyy-MM-ddTHH:mm:ssZ.")
+            }
+            let lower = start.flatMap { $0 } ?? (end.flatMap { $0 }.map { $0 - 30 * 86400 } ?? -Double.infinity)
+            let upper = end.flatMap { $0 } ?? call.now
+            guard upper > lower, upper - lower <= 30 * 86400 else {
+                return gateway.reject(.badRequest, 400, "InvalidParameter", "StartTime and EndTime must span at most 30 days.")
+            }
+            window = lower ... upper
         }
-        let pageNo = max(1, Int(call.parameters["PageNo"] ?? "1") ?? 1)
-        let pageSize = min(100, max(1, Int(call.parameters["PageSize"] ?? "10") ?? 10))
+        guard let pageNo = Int(call.parameters["PageNo"] ?? "1"), (1 ... 100_000).contains(pageNo) else {
+            return gateway.reject(.badRequest, 400, "InvalidParameter.PageNo", "PageNo must be a positive integer.")
+        }
+        guard let pageSize = Int(call.parameters["PageSize"] ?? "10"), Self.pageSizes.contains(pageSize) else {
+            return gateway.reject(.badRequest, 400, "InvalidParameter.PageSize",
+                                  "PageSize must be from \(Self.pageSizes.lowerBound) to \(Self.pageSizes.upperBound).")
+        }
         let wantedStatus = call.parameters["Status"]
         let jobs = book.all
-            .filter { $0.startTime >= start && $0.startTime <= end }
+            .filter { window.contains($0.startTime) }
             .compactMap { task in Self.jobStatus(for: task.phase).map { (task, $0) } }
             .filter { wantedStatus == nil || $0.1 == wantedStatus }
             .sorted { $0.0.startTime > $1.0.startTime }

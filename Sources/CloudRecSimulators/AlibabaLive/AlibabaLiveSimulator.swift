@@ -6,6 +6,10 @@ import Foundation
 /// 50 requests/s with `Throttling.User`, HTTP 400). Unknown tasks get HTTP 400 `NotFound.Task`. Ended tasks stay
 /// queryable as `STOPPED`, whether they ended normally or not: Live reports failures only in callbacks.
 /// A task with field `storage: vod` reports its files as VOD media ids instead of object names.
+///
+/// Both readings of HTTP 400 `InvalidParameter.TaskId` ("the task must be in the running or recovering state"; the
+/// SDK model: "only tasks created within the last 3 days can be queried"): a task created more than
+/// `queryWindowSeconds` ago answers it, and so does an ended task with the flag `stoppedNotQueryableFlag`.
 public struct AlibabaLiveSimulator: VendorSimulator {
     public let vendor = Vendor.alibabaLive
     public let book: SimTaskBook
@@ -16,6 +20,10 @@ public struct AlibabaLiveSimulator: VendorSimulator {
 
     /// The task flag that renders a live task as `RECOVERING`.
     public static let recoveringFlag = "recovering"
+    /// The task flag that makes an ended task answer `InvalidParameter.TaskId` instead of `STOPPED`.
+    public static let stoppedNotQueryableFlag = "stopped_not_queryable"
+    /// Tasks created longer ago than this answer `InvalidParameter.TaskId`.
+    public static let queryWindowSeconds: Double = 3 * 86400
 
     public init(book: SimTaskBook, accessKeyID: String, accessKeySecret: String, qps: Int = 50) {
         let stats = SimStats()
@@ -37,6 +45,11 @@ public struct AlibabaLiveSimulator: VendorSimulator {
         }
         guard let task = book.task(taskID), task.hiddenUntil.map({ call.now >= $0 }) ?? true else {
             return gateway.reject(.notFound, 400, AlibabaErrorCodes.taskNotFound, "\(taskID), please check the TaskId.")
+        }
+        if call.now - task.startTime > Self.queryWindowSeconds
+            || (task.phase.hasEnded && task.flags.contains(Self.stoppedNotQueryableFlag)) {
+            return gateway.reject(.notFound, 400, AlibabaErrorCodes.taskNotQueryable,
+                                  "\(taskID), please check the TaskId. The specified task must be in the running or recovering state.")
         }
         return gateway.answer(.obj(("RequestId", .string(AlibabaSimGateway.requestID())), ("TaskInfo", Self.taskInfo(task))))
     }

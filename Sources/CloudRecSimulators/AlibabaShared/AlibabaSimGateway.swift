@@ -36,6 +36,9 @@ public struct AlibabaSimGateway: Sendable {
     }
 
     public static let maxClockSkewSeconds: Double = 900
+    /// The gateway's spelling (no space). The official SDK parses every answer as JSON except an error whose content
+    /// type is exactly `text/xml;charset=utf-8` (alibabacloud_tea_openapi/client.py `do_request`), the same spelling.
+    public static let contentType = "application/json;charset=utf-8"
 
     /// `live.aliyuncs.com`, `ice.cn-shanghai.aliyuncs.com`: the `HostId` of error answers.
     public let hostID: String
@@ -90,7 +93,7 @@ public struct AlibabaSimGateway: Sendable {
             return .rejected(reject(rejection.event, rejection.error.status, rejection.error.code, rejection.error.message))
         case let .success(call):
             guard conditions.admits(limiter, now: now) else {
-                return .rejected(reject(.throttled, 400, AlibabaErrorCodes.throttlingUser, "Request was denied due to user flow control."))
+                return .rejected(throttled(now: now))
             }
             guard operations.contains(where: { $0.action == call.action && $0.version == call.version }) else {
                 return .rejected(reject(.badRequest, 404, AlibabaErrorCodes.apiNotFound,
@@ -107,7 +110,16 @@ public struct AlibabaSimGateway: Sendable {
         stats.record(event)
         return .json(status, .obj(("RequestId", .string(Self.requestID())), ("HostId", .string(hostID)), ("Code", .string(code)),
                                   ("Message", .string(message)),
-                                  ("Recommend", .string("https://api.aliyun.com/troubleshoot?q=\(code)&product=\(product)"))))
+                                  ("Recommend", .string("https://api.aliyun.com/troubleshoot?q=\(code)&product=\(product)"))),
+                     contentType: Self.contentType)
+    }
+
+    /// `Throttling.User` (HTTP 400) with the back-off hint the official SDK honours: `x-acs-retry-after` in
+    /// milliseconds (alibabacloud_tea_openapi `get_throttling_time_left`), until the rate window admits again.
+    public func throttled(now: Double) -> SimResponse {
+        var response = reject(.throttled, 400, AlibabaErrorCodes.throttlingUser, "Request was denied due to user flow control.")
+        response.headers["x-acs-retry-after"] = String(limiter.retryAfterMilliseconds(now: now))
+        return response
     }
 
     public func reject(_ event: SimStats.Event, _ error: AlibabaSimError) -> SimResponse {
@@ -116,7 +128,7 @@ public struct AlibabaSimGateway: Sendable {
 
     public func answer(_ body: JSONValue) -> SimResponse {
         stats.record(.answered)
-        return .json(200, body)
+        return .json(200, body, contentType: Self.contentType)
     }
 
     /// Upper-case UUID, the form Alibaba request ids take.

@@ -87,8 +87,12 @@ public struct SimResponse: Sendable {
         self.delaySeconds = delaySeconds
     }
 
-    public static func json(_ status: Int, _ value: JSONValue, headers: [String: String] = [:]) -> SimResponse {
-        var all = ["content-type": "application/json; charset=utf-8"]
+    /// What the `_sim` control API, Agora's gateway (Kong) and ZEGO answers carry; Tencent and Alibaba pass their own.
+    public static let defaultJSONContentType = "application/json; charset=utf-8"
+
+    public static func json(_ status: Int, _ value: JSONValue, headers: [String: String] = [:],
+                            contentType: String = defaultJSONContentType) -> SimResponse {
+        var all = ["content-type": contentType]
         for (k, v) in headers { all[k.lowercased()] = v }
         return SimResponse(status: status, headers: all, body: value.bytes)
     }

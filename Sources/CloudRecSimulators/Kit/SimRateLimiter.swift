@@ -19,6 +19,16 @@ public final class SimRateLimiter: Sendable {
 
     public func setLimit(_ limit: Int) { state.withLock { $0.limit = limit } }
 
+    /// Milliseconds until the sliding window admits a request again (at least 1; 1000 when nothing was admitted,
+    /// e.g. a limiter set to refuse everything).
+    public func retryAfterMilliseconds(now: Double) -> Int {
+        state.withLock { s in
+            guard s.limit > 0, s.head < s.admitted.count, s.admitted.count - s.head >= s.limit else { return 1000 }
+            let wait = s.admitted[s.head] + 1.0 - now
+            return wait.isFinite ? Int(min(1000, max(1, (wait * 1000).rounded(.up)))) : 1000
+        }
+    }
+
     public func admit(now: Double) -> Bool {
         state.withLock { s in
             while s.head < s.admitted.count, s.admitted[s.head] <= now - 1.0 { s.head += 1 }

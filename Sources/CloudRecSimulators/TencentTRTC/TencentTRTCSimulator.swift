@@ -118,7 +118,7 @@ public struct TencentTRTCSimulator: VendorSimulator {
             return error(endedErrorCode, "The task does not exist or has ended.")
         }
         stats.record(.answered)
-        return .json(200, .obj(("Response", Self.describeBody(task, requestID: Self.requestID()))))
+        return .json(200, .obj(("Response", Self.describeBody(task, requestID: Self.requestID()))), contentType: Self.contentType)
     }
 
     private var knownAppIDs: Set<String> {
@@ -130,10 +130,15 @@ public struct TencentTRTCSimulator: VendorSimulator {
         return error(code, message)
     }
 
+    /// Exactly `application/json`, no charset: the official SDK looks for `Response.Error` only when the content type
+    /// is exactly that or `text/plain` (tencentcloud/common/abstract_client.py `_check_error`, `_json_content`), and
+    /// takes any status but 200 as `ServerNetworkError` (`_check_status`).
+    public static let contentType = "application/json"
+
     /// Business errors are HTTP 200 with the error inside the body.
     private func error(_ code: String, _ message: String) -> SimResponse {
         .json(200, .obj(("Response", .obj(("Error", .obj(("Code", .string(code)), ("Message", .string(message)))),
-                                          ("RequestId", .string(Self.requestID()))))))
+                                          ("RequestId", .string(Self.requestID()))))), contentType: Self.contentType)
     }
 
     static func requestID() -> String { UUID().uuidString.lowercased() }

@@ -93,7 +93,7 @@ public struct ZegoSimulator: VendorSimulator {
             return reject(300000004, "param invalid: Status, StartTime or EndTime")
         }
         let pageSize = min(50, max(1, body["PageSize"]?.intValue ?? 50))
-        let page = max(1, body["PageOffset"]?.intValue ?? 1)
+        let page = min(1_000_000, max(1, body["PageOffset"]?.intValue ?? 1))  // bounded: (page - 1) * pageSize cannot overflow
         let matching = book.all.filter { task in
             let started = task.startTime * 1000
             let isRecording = !task.phase.hasEnded
@@ -130,10 +130,20 @@ public struct ZegoSimulator: VendorSimulator {
         }
     }
 
+    /// The documented `OutputFileFormat` values are mp4, flv, hls, jpg and aac only: an audio-only file (mp3 in the
+    /// vendor-neutral task book) is ZEGO's aac, anything else its default mp4.
+    public static func outputFileFormat(_ format: FileFormat) -> String {
+        switch format {
+        case .mp4, .flv, .hls, .jpg, .aac: return format.rawValue
+        case .mp3: return FileFormat.aac.rawValue
+        case .other: return FileFormat.mp4.rawValue
+        }
+    }
+
     static func statusData(_ task: SimTask) -> JSONValue {
         let files: JSONValue? = task.files.isEmpty ? nil : .array(task.files.map { file in
             .obj(("UserId", "mix_out"), ("UserName", "mix_out"), ("StreamId", "mix_out"), ("FileId", .string(file.name)),
-                 ("VideoId", ""), ("OutputFileFormat", .string(file.format.rawValue)),
+                 ("VideoId", ""), ("OutputFileFormat", .string(outputFileFormat(file.format))),
                  ("FileSize", .number(Double(file.sizeBytes))), ("Duration", .number((file.durationSeconds * 1000).rounded())),
                  ("ResolutionWidth", 1280), ("ResolutionHeight", 720), ("MediaTrackType", 3),
                  ("BeginTimestamp", .number((file.startTime * 1000).rounded())), ("CustomBeginTimestamp", 0),

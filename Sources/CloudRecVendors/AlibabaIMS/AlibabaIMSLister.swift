@@ -6,7 +6,9 @@ import Foundation
 public struct AlibabaIMSLister: TaskLister {
     public let account: AccountSpec
     public static let operation = AlibabaRPCOperation(action: "ListLiveRecordJobs", version: "2020-11-09", method: "GET")
-    public static let pageSize = 100
+    /// The API page documents only the default, 10, and no maximum (its sibling ListLiveRecordFiles allows 5–30):
+    /// ask for exactly the documented default rather than a size the vendor may refuse on every call.
+    public static let pageSize = 10
     public static let maxWindow: TimeInterval = 30 * 86400
     public var listAPIName: String { Self.operation.action }
 

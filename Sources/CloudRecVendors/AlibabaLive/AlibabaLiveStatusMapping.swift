@@ -10,6 +10,7 @@ import CloudRecCore
 /// | `STOPPED` | ended; failures show only in callbacks, so an abnormal end also reads `STOPPED` | completed |
 /// | anything else | not documented | unknown |
 /// | `Code` `NotFound.Task` (HTTP 400) | never existed or purged | unknown, or ended if it was seen before |
+/// | `Code` `InvalidParameter.TaskId` (HTTP 400) | not running/recovering, or created over 3 days ago | ended if seen before; else unknown, dropped after the retention |
 public enum AlibabaLiveStatusMapping {
     public static func taskStatus(_ status: String) -> TaskStatus {
         switch status {

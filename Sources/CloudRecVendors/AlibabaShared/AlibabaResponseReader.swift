@@ -21,7 +21,8 @@ public enum AlibabaResponseReader {
         // An error envelope can come with HTTP 200 too: a `Code` without the payload is an error whatever the status.
         if let code = json["Code"]?.stringValue, !code.isEmpty, !isSuccessStatus || json[payloadKey] == nil {
             return .failure(.failure(AlibabaErrorCodes.outcome(forCode: code, httpStatus: status), code: code,
-                                     message: summary(json, status: status), retryAfter: response.retryAfterSeconds))
+                                     message: summary(json, status: status), retryAfter: response.retryAfterSeconds,
+                                     taskGone: AlibabaErrorCodes.isTaskGone(code)))
         }
         guard isSuccessStatus else {
             // No envelope: the status is all we have. A bare 404 means a wrong endpoint or path, not an ended task.
@@ -53,6 +54,11 @@ public enum AlibabaResponseReader {
 /// the same code comes with different statuses across products (`Throttling.User` with 400, 403, 429 or 503).
 public enum AlibabaErrorCodes {
     public static let taskNotFound = "NotFound.Task"
+    /// Live, HTTP 400: "the task must be in the running or recovering state" (DescribeRtcCloudRecordingFiles error
+    /// table), and the SDK model documents that only tasks created within the last 3 days can be queried. Whether a
+    /// stopped task, an aged-out one or both answer it is unconfirmed; either way the task exists and will never be
+    /// queryable again, so it reads as not found with `taskGone` (PollResult).
+    public static let taskNotQueryable = "InvalidParameter.TaskId"
     public static let throttlingUser = "Throttling.User"
     public static let signatureDoesNotMatch = "SignatureDoesNotMatch"
     public static let accessKeyNotFound = "InvalidAccessKeyId.NotFound"
@@ -71,10 +77,13 @@ public enum AlibabaErrorCodes {
     public static func outcome(forCode code: String, httpStatus: Int) -> PollOutcome {
         if code == "Throttling" || code.hasPrefix("Throttling.") { return .throttled }
         if authCodes.contains(code) || authPrefixes.contains(where: { code.hasPrefix($0) }) { return .authError }
-        if isTaskNotFound(code) { return .notFound }
+        if isTaskNotFound(code) || isTaskGone(code) { return .notFound }
         if serverCodePrefixes.contains(where: { code.hasPrefix($0) }) || httpStatus >= 500 { return .serverError }
         return .clientError
     }
+
+    /// Codes that say the task exists but has left its queryable life for good (see `taskNotQueryable`).
+    public static func isTaskGone(_ code: String) -> Bool { code == taskNotQueryable }
 
     /// `NotFound.Task`, and codes like it that say the task or job is gone (`InvalidJobId.NotFound`,
     /// `JobNotExist`). A missing API, region or access key is a different problem and must not end a task.

@@ -12,7 +12,7 @@ public enum TaskFieldValidation {
         -> (id: String?, fields: [String: String], problems: [Problem]) {
         var problems: [Problem] = []
         if id == nil { problems.append(Problem(key: nil, message: "missing required key \"id\"")) }
-        if let id, id.isEmpty || id.count > 256 || !ExternalText.isPrintable(id) {
+        if let id, !ExternalText.isPrintable(id, lengths: 1...256) {
             problems.append(Problem(key: "id", message: "must be 1 to 256 printable characters"))
         }
         var accepted: [String: String] = [:]

@@ -26,7 +26,7 @@ public struct FieldSpec: Sendable, Hashable {
     public func problem(with value: String) -> String? {
         switch kind {
         case .text:
-            return value.isEmpty || value.count > Self.maxLength || !ExternalText.isPrintable(value)
+            return !ExternalText.isPrintable(value, lengths: 1...Self.maxLength)
                 ? "must be 1 to \(Self.maxLength) printable characters" : nil
         case .numericID:
             return !value.isEmpty && value.count <= 20 && value.allSatisfy(\.isASCII) && value.allSatisfy(\.isNumber)

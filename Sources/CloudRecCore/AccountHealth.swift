@@ -5,6 +5,12 @@ public struct AccountHealth: Sendable, Hashable {
         /// The outcome (`timeout`, `auth_error`...) and the vendor's own code, when it gave one.
         public var outcome: String
         public var code: String?
+
+        public init(at: Double, outcome: String, code: String?) {
+            self.at = at
+            self.outcome = outcome
+            self.code = code
+        }
     }
 
     /// Unix time of the last call the vendor answered (a not-found answer included).
