@@ -6,7 +6,8 @@
 #      and one that expects it to stay silent (exp_alerts empty);
 #   4. conventions: severity is page|warning; summary, description and runbook_url are set; runbook_url points
 #      at alerts/runbooks.md#<alertname lower-case> and that heading exists;
-#   5. generated files are up to date: examples/kubernetes/prometheusrule.yaml (scripts/gen_prometheusrule.py
+#   5. generated files are up to date: the SLO rules and the fleet profile from alerts/slo.yml
+#      (scripts/gen_slo_rules.py --check), examples/kubernetes/prometheusrule*.yaml (scripts/gen_prometheusrule.py
 #      --check) and dashboards/*.json (scripts/gen_dashboards.py --check).
 # Needs promtool on PATH and python3 with PyYAML (Debian: python3-yaml).
 set -euo pipefail
@@ -14,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PROMTOOL="${PROMTOOL:-promtool}"
-rules=(alerts/*.rules.yml)
+rules=(alerts/*.rules.yml alerts/fleet/*.rules.yml)
 tests=(alerts/tests/*.yml)
 
 echo "== promtool check rules"
@@ -95,5 +96,6 @@ print(f"  SUCCESS: {len(alerts)} alerts, each tested firing and silent, each wit
 PY
 
 echo "== generated files"
+python3 scripts/gen_slo_rules.py --check
 python3 scripts/gen_prometheusrule.py --check
 python3 scripts/gen_dashboards.py --check && echo "dashboards/*.json are up to date"

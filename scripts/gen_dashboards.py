@@ -14,18 +14,31 @@ Conventions (kubernetes-mixin / grafana dashboard-linter):
     sum by (...), so the dashboards are correct with several exporter replicas (sharding);
   * stable uids: cloudrec-overview, cloudrec-task-detail.
 Only the exporter's public metrics (README metric contract), `up` and process_* are used.
-Pure python3 stdlib.
+The fleet row's objectives come from alerts/slo.yml (the one place they are set; read with a regex, so the
+generator stays pure python3 stdlib).
 """
 
 import argparse
 import json
 import os
+import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT_DIR = os.path.join(ROOT, "dashboards")
 
 DS = {"type": "prometheus", "uid": "${datasource}"}
+
+
+def objectives():
+    """The objectives of alerts/slo.yml (`recordings: 0.99`, `uploads: 0.99` under `objectives:`)."""
+    with open(os.path.join(ROOT, "alerts", "slo.yml")) as f:
+        text = f.read()
+    block = re.search(r"^objectives:\n((?:[ #].*\n|\n)*)", text, re.M).group(1)
+    return {m.group(1): float(m.group(2)) for m in re.finditer(r"^  (\w+):\s*([0-9.]+)", block, re.M)}
+
+
+OBJECTIVES = objectives()
 ACTIVE = "initializing|running|paused|stopping"
 STATUS_COLORS = {
     "initializing": "blue",
@@ -345,6 +358,46 @@ def overview():
                          targets((f"sum by (vendor, status) (cloudrec_tasks{{{S}}}) > 0", "{{vendor}} {{status}}"))),
         12, 8)
 
+    # ---- Fleet: the counters that outlive tasks --------------------------------------------------------------
+    P.append(L.row("Fleet"))
+    inc = lambda m, extra="", w="1h": f'increase({m}{{{S}{", " + extra if extra else ""}}}[{w}])'
+    ratio = lambda m, bad, w: (f"sum by (vendor, account) ({inc(m, bad, w)})"
+                               f" / sum by (vendor, account) ({inc(m, '', w)})")
+    rec_budget, up_budget = 1 - OBJECTIVES["recordings"], 1 - OBJECTIVES["uploads"]
+
+    def failure_ratio(title, what, metric, bad, budget, alert):
+        return timeseries(title, f"Share of {what} in the last hour that failed, per account ({metric}). The objective "
+                          f"allows {budget:.2%}; alerts {alert}.",
+                          targets((ratio(metric, bad, "1h"), "{{vendor}} {{account}}")),
+                          unit="percentunit", steps=[(budget, "red")])
+
+    add(P, L, failure_ratio("Recording failure ratio by account", "the recordings finished",
+                            "cloudrec_tasks_finished_total", ST_FAILED, rec_budget, "CloudRecRecordingErrorBudgetBurn"), 8, 8)
+    add(P, L, timeseries("Recording error budget left (7 days)",
+                         "Per account, the share of the error budget not yet spent over the last 7 days: "
+                         f"1 - failure ratio / {rec_budget:g} (objective {OBJECTIVES['recordings']:.2%} of recordings "
+                         "ending well, alerts/slo.yml). Below 0: the objective is missed.",
+                         targets((f"1 - ({ratio('cloudrec_tasks_finished_total', ST_FAILED, '7d')}) / {rec_budget:g}",
+                                  "{{vendor}} {{account}}")),
+                         unit="percentunit", min0=False, steps=[(0, "red")]), 8, 8)
+    add(P, L, timeseries("Recordings finished per hour by result",
+                         "Recordings that finished in the last hour, by final status and how the end was found "
+                         "(vendor status, not found after seen, callback), summed over accounts.",
+                         targets((f"sum by (status, found_by) ({inc('cloudrec_tasks_finished_total')})",
+                                  "{{status}} ({{found_by}})")), decimals=0, stack=True), 8, 8)
+    add(P, L, failure_ratio("Upload failure ratio by account", "the files that reached a final upload state",
+                            "cloudrec_files_finished_total", UP_FAILED, up_budget, "CloudRecUploadErrorBudgetBurn"), 8, 8)
+    add(P, L, timeseries("Recorded hours per account per day",
+                         "Hours of recorded files of the tasks that finished in the last 24 hours, per account, where "
+                         "the vendor reports durations: the basis of a cost panel.",
+                         targets((f"sum by (vendor, account) ({inc('cloudrec_recorded_seconds_total', w='1d')}) / 3600",
+                                  "{{vendor}} {{account}}")), unit="h"), 8, 8)
+    add(P, L, timeseries("Tasks started and stalled",
+                         "Tasks that began being tracked in the last hour by source, and running tasks stalled now "
+                         "(files not grown for stall_after), summed over accounts.",
+                         targets((f"sum by (source) ({inc('cloudrec_tasks_started_total')})", "started ({{source}})"),
+                                 (f"sum(cloudrec_tasks_stalled{{{S}}})", "stalled now")), decimals=0), 8, 8)
+
     # ---- Problems ----------------------------------------------------------------------------------------
     P.append(L.row("Recording problems"))
     add(P, L, timeseries("Abnormal exits",
@@ -374,9 +427,11 @@ def overview():
         f'"problem", "backup storage only", "", "")'
         f' or label_replace({task_max("cloudrec_task_status", ST_TRANS, "vendor, account, task_id, status")} == 1, '
         f'"problem", "in transitional state", "", "")'
+        f' or label_replace({task_max("cloudrec_task_stalled")} == 1, '
+        f'"problem", "stalled", "", "")'
     )
     add(P, L, table("Tasks needing attention",
-                    "Tasks that failed, have failed or backup-only uploads, or are initializing/stopping. "
+                    "Tasks that failed, have failed or backup-only uploads, are initializing/stopping or stalled. "
                     "Value = number of files for upload problems. Click a task id for details.",
                     [target(problems, "", "A", instant=True)], link_task=True,
                     rename={"Value": "files / flag"}), 12, 9)

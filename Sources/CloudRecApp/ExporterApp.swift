@@ -50,8 +50,8 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
         engine = PollingEngine(tracker: tracker, metrics: metrics, transport: transport, logger: logger, shard: shard)
         taskFiles = TaskFileWatcher(engine: engine, logger: logger)
         callbacks = CallbackIntake(engine: engine, logger: logger)
-        exposition = MetricsExposition(store: store, families: metrics.families + engine.scrapeFamilies() + taskFiles.families
-            + callbacks.families + connections.families + (persistence?.metricFamilies ?? []) + ProcessMetrics.families())
+        exposition = MetricsExposition(store: store, families: metrics.families + tracker.counters.families + engine.scrapeFamilies()
+            + taskFiles.families + callbacks.families + connections.families + (persistence?.metricFamilies ?? []) + ProcessMetrics.families())
     }
 
     public var version: String { BuildInfo.version }
@@ -59,10 +59,10 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
     public var config: ExporterConfig? { current.withLock { $0 } }
 
     /// Loads the configuration for the first time; a bad one is fatal at start (the caller exits non-zero).
-    /// `restored` are the tasks from the durable store.
-    public func start(restoring restored: [TrackedTask] = []) throws(ConfigErrors) {
+    /// `restored` are the tasks from the durable store, `retired` the finished tasks it remembers as forgotten.
+    public func start(restoring restored: [TrackedTask] = [], retired: [TaskKey: Double] = [:]) throws(ConfigErrors) {
         let (config, hash) = try loadConfig()
-        engine.restore(restored)
+        engine.restore(restored, retired: retired)
         apply(config, hash: hash)
         ready.store(true, ordering: .relaxed)
     }
@@ -177,6 +177,33 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
     /// Gzip scrapes reuse the compressed blocks of unchanged tasks (`GzipScrapeCache`); collected under the same cut.
     public func renderMetricsGzip(_ format: ExpositionFormat) -> (body: [UInt8], uncompressedBytes: Int)? {
         exposition.renderGzip(scrapeCut.withLock { _ in exposition.collect(format) })
+    }
+
+    public func fleetOverview(limit: Int) -> FleetOverview {
+        let now = Date().timeIntervalSince1970
+        let accounts = engine.accounts
+        let intervals = Dictionary(uniqueKeysWithValues: accounts.map { ($0.name, $0.pollInterval) })
+        var attention: [FleetOverview.AttentionTask] = []
+        var tasksPerAccount: [String: Int] = [:]
+        for task in tracker.all {
+            tasksPerAccount[task.spec.account, default: 0] += 1
+            let reasons = task.attentionReasons(now: now, pollInterval: intervals[task.spec.account] ?? SeriesPolicy.defaultPollInterval)
+            guard !reasons.isEmpty else { continue }
+            attention.append(.init(vendor: task.vendor, account: task.spec.account, taskID: task.spec.id, status: task.status,
+                                   reasons: reasons, lastSuccess: task.lastSuccess))
+        }
+        attention.sort { ($0.account, $0.taskID) < ($1.account, $1.taskID) }
+        let counters = tracker.counters
+        let health = accounts.map { account in
+            FleetOverview.Account(
+                vendor: account.vendor, name: account.name, tasks: tasksPerAccount[account.name] ?? 0,
+                completed: counters.finishedCount(vendor: account.vendor, account: account.name, status: .completed),
+                failed: counters.finishedCount(vendor: account.vendor, account: account.name, status: .failed),
+                filesFinished: UploadState.final.reduce(0) { $0 + counters.filesCount(vendor: account.vendor, account: account.name, state: $1) },
+                filesFailed: counters.filesCount(vendor: account.vendor, account: account.name, state: .failed),
+                health: engine.poller(for: account.name)?.health ?? AccountHealth())
+        }
+        return FleetOverview(attention: Array(attention.prefix(limit)), attentionTotal: attention.count, accounts: health, now: now)
     }
 
     public func taskSummary() -> [Vendor: [TaskStatus: Int]] {

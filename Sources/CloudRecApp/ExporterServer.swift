@@ -93,14 +93,21 @@ public enum ExporterServer {
         var services: [any Service] = []
         var store: SQLiteTaskStore?
         var restored: [TrackedTask] = []
+        var retired: [TaskKey: Double] = [:]
         if let given = embedding.store {
-            do { restored = try given.loadAll() } catch { throw ExporterStartupError("task store \(given.path): \(error)") }
+            do {
+                restored = try given.loadAll()
+                retired = try given.loadRetired()
+            } catch {
+                throw ExporterStartupError("task store \(given.path): \(error)")
+            }
             store = given
             services.append(given)
         } else if let path = options.storagePath {
             do {
                 let opened = try SQLiteTaskStore(path: path, logger: logger)
                 restored = try opened.loadAll()
+                retired = try opened.loadRetired()
                 store = opened
                 services.append(opened)
                 logger.info("task store opened", metadata: ["path": .string(path), "tasks": .stringConvertible(restored.count)])
@@ -112,7 +119,7 @@ public enum ExporterServer {
             timeout: .init(connect: .seconds(5)), connectionPool: .init(idleTimeout: .seconds(60))))
         do {
             let app = try wire(options: options, embedding: embedding, logger: logger, httpClient: httpClient, store: store,
-                               restored: restored, services: &services)
+                               restored: restored, retired: retired, services: &services)
             return BuiltExporter(app: app, services: services, httpClient: httpClient)
         } catch {
             try? await httpClient.shutdown()
@@ -121,13 +128,14 @@ public enum ExporterServer {
     }
 
     private static func wire(options: ServeOptions, embedding: ExporterEmbedding, logger: Logger, httpClient: HTTPClient,
-                             store: SQLiteTaskStore?, restored: [TrackedTask], services: inout [any Service]) throws -> ExporterApp {
+                             store: SQLiteTaskStore?, restored: [TrackedTask], retired: [TaskKey: Double],
+                             services: inout [any Service]) throws -> ExporterApp {
         let app: ExporterApp
         let transport = AsyncHTTPClientTransport(client: httpClient)
         if let source = embedding.configSource {
             app = ExporterApp(source: source, transport: transport, logger: logger, persistence: store, shard: options.shard)
             do {
-                try app.start(restoring: restored)
+                try app.start(restoring: restored, retired: retired)
             } catch {
                 throw ExporterStartupError("invalid configuration:\n\(error.description)")
             }
@@ -147,7 +155,7 @@ public enum ExporterServer {
             app = ExporterApp(source: .file(configFile), transport: transport, logger: logger, persistence: store,
                               shard: options.shard)
             do {
-                try app.start(restoring: restored)
+                try app.start(restoring: restored, retired: retired)
             } catch {
                 throw ExporterStartupError("invalid configuration:\n\(error.description)")
             }

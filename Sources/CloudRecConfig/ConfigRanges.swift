@@ -10,6 +10,12 @@ public enum ConfigRanges {
     public static let requestTimeout: ClosedRange<Double> = 0.01...600
     /// `global.ended_task_retention`: 1 second to 365 days.
     public static let endedTaskRetention: ClosedRange<Double> = 1...31_536_000
+    /// `global.stall_after`: 10 seconds to 1 day.
+    public static let stallAfter: ClosedRange<Double> = 10...86_400
+    /// `global.unseen_task_retention`: 1 minute to 365 days.
+    public static let unseenTaskRetention: ClosedRange<Double> = 60...31_536_000
+    /// `global.max_task_series`: 1 to 100,000,000.
+    public static let maxTaskSeries: ClosedRange<Int> = 1...100_000_000
     /// `accounts[].discover_interval`: 1 second to 1 day.
     public static let discoverInterval: ClosedRange<Double> = 1...86_400
     /// `accounts[].rate_limit`, requests per second: 0.001 to 100,000.

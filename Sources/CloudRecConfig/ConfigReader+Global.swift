@@ -6,7 +6,8 @@ import Yams
 extension ConfigReader {
     mutating func readGlobal(_ node: Node) -> GlobalConfig {
         var global = GlobalConfig()
-        let allowed = ["poll_interval", "request_timeout", "ended_task_retention", "max_concurrent_requests", "max_response_bytes"]
+        let allowed = ["poll_interval", "request_timeout", "ended_task_retention", "stall_after", "task_series", "max_task_series",
+                       "unseen_task_retention", "max_concurrent_requests", "max_response_bytes"]
         for entry in entries(node, "global", allowed: allowed) {
             let path = "global.\(entry.key)"
             switch entry.key {
@@ -14,6 +15,16 @@ extension ConfigReader {
             case "request_timeout": if let v = duration(entry.value, path, in: ConfigRanges.requestTimeout) { global.requestTimeout = v }
             case "ended_task_retention":
                 if let v = duration(entry.value, path, in: ConfigRanges.endedTaskRetention) { global.endedTaskRetention = v }
+            case "stall_after": if let v = duration(entry.value, path, in: ConfigRanges.stallAfter) { global.stallAfter = v }
+            case "task_series":
+                guard let text = string(entry.value, path) else { continue }
+                if let mode = TaskSeriesMode(rawValue: text) { global.taskSeries = mode } else {
+                    report(entry.value, path, "unknown mode \"\(Self.excerpt(text))\" (one of \(TaskSeriesMode.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+            case "max_task_series":
+                if let v = wholeNumber(entry.value, path, in: ConfigRanges.maxTaskSeries) { global.maxTaskSeries = v }
+            case "unseen_task_retention":
+                if let v = duration(entry.value, path, in: ConfigRanges.unseenTaskRetention) { global.unseenTaskRetention = v }
             case "max_concurrent_requests":
                 if let v = wholeNumber(entry.value, path, in: ConfigRanges.maxConcurrentRequests) { global.maxConcurrentRequests = v }
             case "max_response_bytes":

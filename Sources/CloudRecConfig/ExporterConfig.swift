@@ -5,6 +5,16 @@ public struct GlobalConfig: Sendable, Hashable {
     public var pollInterval: Double = 30
     public var requestTimeout: Double = 10
     public var endedTaskRetention: Double = 900
+    /// A running task whose files have not grown for this long is stalled (`cloudrec_task_stalled`).
+    public var stallAfter: Double = 900
+    /// Which tasks get per-task series.
+    public var taskSeries: TaskSeriesMode = .all
+    /// At most this many tasks get per-task series (nil: no cap); the others are counted in
+    /// `cloudrec_task_series_capped`.
+    public var maxTaskSeries: Int?
+    /// A task the vendor never knew (never answered for it) and no callback named is forgotten this long after it
+    /// began being tracked.
+    public var unseenTaskRetention: Double = 86_400
     /// Upper bound on status calls in flight at once, across all accounts.
     public var maxConcurrentRequests: Int = 32
     /// Vendor answers larger than this are refused (decode_error) instead of buffered.

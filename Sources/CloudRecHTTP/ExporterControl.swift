@@ -12,9 +12,13 @@ public protocol ExporterControl: Sendable {
     var isReady: Bool { get }
     /// Tracked tasks per vendor and status, for the landing page.
     func taskSummary() -> [Vendor: [TaskStatus: Int]]
+    /// The tasks that need attention (at most `limit`) and each account's health, for the landing page.
+    func fleetOverview(limit: Int) -> FleetOverview
     var version: String { get }
 }
 
 public extension ExporterControl {
     func renderMetricsGzip(_ format: ExpositionFormat) -> (body: [UInt8], uncompressedBytes: Int)? { nil }
+    /// Stubs without tasks show an empty fleet.
+    func fleetOverview(limit: Int) -> FleetOverview { FleetOverview() }
 }

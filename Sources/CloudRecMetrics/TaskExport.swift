@@ -17,12 +17,15 @@ public struct TaskExport: Sendable, Hashable {
     public var lastSuccess: Double?
     /// Free labels (allow-listed), exported as `label_<name>` on `cloudrec_task_labels`.
     public var labels: [String: String]
+    /// Whether a running task's files stopped growing for `stall_after`; nil when that cannot be told.
+    public var stalled: Bool?
 
     public init(vendor: Vendor, account: String, taskID: String, status: TaskStatus, vendorStatus: String,
                 fileCounts: [FileFormat: Int] = [:], uploadCounts: [UploadState: Int]? = nil, totalSizeBytes: Int64? = nil,
                 recordedSeconds: Double? = nil, startTime: Double? = nil, lastSuccess: Double? = nil,
-                labels: [String: String] = [:]) {
+                labels: [String: String] = [:], stalled: Bool? = nil) {
         self.labels = labels
+        self.stalled = stalled
         self.vendor = vendor
         self.account = account
         self.taskID = taskID
@@ -42,7 +45,7 @@ public struct TaskExport: Sendable, Hashable {
 public struct RenderedTask: Sendable {
     public let bytes: [UInt8]
     /// `familyEnds[i]` is where family `i`'s samples end in `bytes` (kept inline: no second allocation per task;
-    /// 16 lanes for the 9 families, room to grow).
+    /// 16 lanes for the 10 families, room to grow).
     let familyEnds: SIMD16<UInt32>
 
     public init(bytes: [UInt8], ends: [Int]) {
@@ -52,6 +55,9 @@ public struct RenderedTask: Sendable {
         for (index, end) in ends.enumerated() { packed[index] = UInt32(end) }
         familyEnds = packed
     }
+
+    /// A task with no samples: counted in the per-account gauges, not exported per task.
+    public static let empty = RenderedTask(bytes: [], ends: [Int](repeating: 0, count: TaskFamilies.all.count))
 
     /// `ends[i]` is where family `i`'s samples end in `bytes`.
     public var ends: [Int] { (0..<TaskFamilies.all.count).map { Int(familyEnds[$0]) } }

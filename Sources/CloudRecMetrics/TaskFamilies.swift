@@ -23,11 +23,15 @@ public enum TaskFamilies {
     public static let lastSuccess = MetricFamily(
         name: "cloudrec_task_last_success_timestamp_seconds", type: .gauge, help: "Unix time of the last successful status query of a task.")
 
+    public static let stalled = MetricFamily(
+        name: "cloudrec_task_stalled", type: .gauge,
+        help: "1 when a running task's files (count, size, duration) have not grown for stall_after, else 0; only for running tasks whose vendor reports sizes or durations.")
+
     public static let labels = MetricFamily(
         name: "cloudrec_task_labels", type: .gauge,
         help: "Free labels given when the task was registered (allow-listed in the config), as label_<name>.")
 
-    public static let all: [MetricFamily] = [status, info, files, uploadFiles, sizeBytes, recordedSeconds, startTime, lastSuccess, labels]
+    public static let all: [MetricFamily] = [status, info, files, uploadFiles, sizeBytes, recordedSeconds, startTime, lastSuccess, stalled, labels]
 }
 
 private extension MetricFamily {

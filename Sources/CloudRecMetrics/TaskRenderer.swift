@@ -38,6 +38,8 @@ public enum TaskRenderer {
         ends.append(out.count)
         appendOptional(&out, TaskFamilies.lastSuccess, identity, task.lastSuccess)
         ends.append(out.count)
+        appendOptional(&out, TaskFamilies.stalled, identity, task.stalled.map { $0 ? 1 : 0 })
+        ends.append(out.count)
         if !task.labels.isEmpty {
             let extra = task.labels.sorted { $0.key < $1.key }.map { ("label_\($0.key)", $0.value) }
             SampleWriter.appendSample(into: &out, name: TaskFamilies.labels.name, labels: identity + extra, value: 1)

@@ -17,24 +17,55 @@ public final class TaskSeriesStore: Sendable {
         /// its serials stay the same; a re-poll that moves only the last-success time changes one family's serial.
         var serials: [UInt64] = []
         var nextSerial: UInt64 = 0
-        /// Each slot's status, and the tasks per account and status (`cloudrec_tasks`), kept with the series so a
-        /// scrape's counts always agree with its per-task series.
-        var statuses: [TaskStatus] = []
+        /// Each slot's status and stall, the tasks per account and status (`cloudrec_tasks`) and the stalled tasks
+        /// per account (`cloudrec_tasks_stalled`), kept with the series so a scrape's counts always agree with its
+        /// per-task series.
+        var tallies: [Tally] = []
         var statusCounts: [String: [TaskStatus: Int]] = [:]
+        var stalledCounts: [String: Int] = [:]
+        /// Tasks that should have series but were left out by the cap, per account (`cloudrec_task_series_capped`).
+        var cappedCounts: [String: Int] = [:]
+        /// Tasks whose series are exported, and the most that may be (`global.max_task_series`).
+        var shownCount = 0
+        var cap: Int?
         var byteCount = 0
         /// How many tasks have samples in each family (a family's header is written when this is non-zero).
         var familyTasks = [Int](repeating: 0, count: TaskFamilies.all.count)
         var generation: UInt64 = 0
 
-        mutating func countStatus(_ status: TaskStatus, of key: TaskKey, _ sign: Int) {
-            let count = (statusCounts[key.account]?[status] ?? 0) + sign
-            statusCounts[key.account]?[status] = count == 0 ? nil : count
+        mutating func count(_ tally: Tally, of key: TaskKey, _ sign: Int) {
+            let count = (statusCounts[key.account]?[tally.status] ?? 0) + sign
+            statusCounts[key.account, default: [:]][tally.status] = count == 0 ? nil : count
             if statusCounts[key.account]?.isEmpty == true { statusCounts[key.account] = nil }
+            if tally.shown { shownCount += sign }
+            if tally.stalled { Self.add(sign, to: &stalledCounts, key.account) }
+            if tally.capped { Self.add(sign, to: &cappedCounts, key.account) }
+        }
+
+        private static func add(_ sign: Int, to counts: inout [String: Int], _ account: String) {
+            let count = (counts[account] ?? 0) + sign
+            counts[account] = count == 0 ? nil : count
         }
 
         mutating func account(_ task: RenderedTask, sign: Int) {
             byteCount += sign * task.bytes.count
             for family in familyTasks.indices where !task.range(family).isEmpty { familyTasks[family] += sign }
+        }
+    }
+
+    /// What the per-account gauges count of a task, and whether its series are exported.
+    struct Tally: Sendable, Hashable {
+        var status: TaskStatus
+        var stalled: Bool
+        var shown: Bool
+        /// Should have series, but the cap left them out.
+        var capped: Bool
+
+        init(_ export: TaskExport, shown: Bool, capped: Bool) {
+            status = export.status
+            stalled = export.stalled == true
+            self.shown = shown
+            self.capped = capped
         }
     }
 
@@ -46,6 +77,10 @@ public final class TaskSeriesStore: Sendable {
         let familyTasks: [Int]
         /// Tasks per account and status at the same instant as the series.
         public let statusCounts: [String: [TaskStatus: Int]]
+        /// Stalled tasks per account at the same instant.
+        public let stalledCounts: [String: Int]
+        /// Tasks left without series by the cap, per account, at the same instant.
+        public let cappedCounts: [String: Int]
         public let generation: UInt64
 
         public var count: Int { tasks.count }
@@ -101,28 +136,34 @@ public final class TaskSeriesStore: Sendable {
 
     static let familyCount = TaskFamilies.all.count
 
-    public func set(_ key: TaskKey, _ export: TaskExport) {
-        let rendered = TaskRenderer.render(export)
+    /// Sets a task's series. With `show` false (or when `max_task_series` tasks already have series) the task is only
+    /// counted in the per-account gauges: it has a slot with no samples.
+    public func set(_ key: TaskKey, _ export: TaskExport, show: Bool = true) {
+        let rendered = show ? TaskRenderer.render(export) : RenderedTask.empty
         storage.withLock { s in
             s.generation &+= 1
             s.nextSerial &+= 1
+            let wasShown = s.slots[key].map { s.tallies[$0].shown } ?? false
+            let shown = show && (wasShown || s.shownCount < (s.cap ?? Int.max))
+            let tally = Tally(export, shown: shown, capped: show && !shown)
+            let rendered = shown ? rendered : RenderedTask.empty
             s.account(rendered, sign: 1)
-            s.statusCounts[key.account, default: [:]][export.status, default: 0] += 1
+            s.count(tally, of: key, 1)
             if let slot = s.slots[key] {
                 s.account(s.tasks[slot], sign: -1)
-                s.countStatus(s.statuses[slot], of: key, -1)
+                s.count(s.tallies[slot], of: key, -1)
                 let old = s.tasks[slot]
                 for family in 0..<Self.familyCount where !old.slice(family).elementsEqual(rendered.slice(family)) {
                     s.serials[slot * Self.familyCount + family] = s.nextSerial
                 }
                 s.tasks[slot] = rendered
-                s.statuses[slot] = export.status
+                s.tallies[slot] = tally
             } else {
                 s.slots[key] = s.tasks.count
                 s.keys.append(key)
                 s.tasks.append(rendered)
                 s.serials.append(contentsOf: repeatElement(s.nextSerial, count: Self.familyCount))
-                s.statuses.append(export.status)
+                s.tallies.append(tally)
             }
         }
     }
@@ -135,19 +176,19 @@ public final class TaskSeriesStore: Sendable {
         guard let slot = s.slots.removeValue(forKey: key) else { return }
         s.generation &+= 1
         s.account(s.tasks[slot], sign: -1)
-        s.countStatus(s.statuses[slot], of: key, -1)
+        s.count(s.tallies[slot], of: key, -1)
         let last = s.tasks.count - 1
         if slot != last {
             s.tasks[slot] = s.tasks[last]
             for family in 0..<familyCount { s.serials[slot * familyCount + family] = s.serials[last * familyCount + family] }
             s.keys[slot] = s.keys[last]
-            s.statuses[slot] = s.statuses[last]
+            s.tallies[slot] = s.tallies[last]
             s.slots[s.keys[slot]] = slot
         }
         s.tasks.removeLast()
         s.serials.removeLast(familyCount)
         s.keys.removeLast()
-        s.statuses.removeLast()
+        s.tallies.removeLast()
     }
 
     public func removeAll(where predicate: (TaskKey) -> Bool) {
@@ -158,12 +199,29 @@ public final class TaskSeriesStore: Sendable {
 
     public var count: Int { storage.withLock { $0.tasks.count } }
 
+    /// Tasks whose series are exported (the others are only counted).
+    public var shownCount: Int { storage.withLock { $0.shownCount } }
+
+    /// Whether the task's series are exported, or were wanted but left out by the cap; nil when the store does not
+    /// hold the task.
+    public func exportState(_ key: TaskKey) -> (shown: Bool, capped: Bool)? {
+        storage.withLock { s in s.slots[key].map { (s.tallies[$0].shown, s.tallies[$0].capped) } }
+    }
+
+    /// Whether the cap leaves room for another task's series.
+    public var hasRoom: Bool { storage.withLock { $0.shownCount < ($0.cap ?? Int.max) } }
+
+    /// `global.max_task_series` (nil: no cap). Applies to tasks set from now on: to apply it to all, set them again
+    /// after `removeAll`.
+    public func setCap(_ cap: Int?) { storage.withLock { $0.cap = cap } }
+
     /// Changes since the store was created (wraps); equal generations mean equal contents.
     public var generation: UInt64 { storage.withLock { $0.generation } }
 
     /// The rendered tasks at this instant (O(1): copy-on-write).
     public func renderSnapshot() -> Snapshot {
-        storage.withLock { s in Snapshot(tasks: s.tasks, serials: s.serials, byteCount: s.byteCount, familyTasks: s.familyTasks, statusCounts: s.statusCounts,
+        storage.withLock { s in Snapshot(tasks: s.tasks, serials: s.serials, byteCount: s.byteCount, familyTasks: s.familyTasks,
+                                 statusCounts: s.statusCounts, stalledCounts: s.stalledCounts, cappedCounts: s.cappedCounts,
                                  generation: s.generation) }
     }
 

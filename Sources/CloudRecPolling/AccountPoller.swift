@@ -37,6 +37,7 @@ public final class AccountPoller: Sendable {
         var nextSequence: UInt64 = 0
         var lastLag: Double = 0
         var lastOutcome: PollOutcome?
+        var health = AccountHealth()
 
         mutating func schedule(_ key: TaskKey, at time: Double) {
             nextSequence += 1
@@ -116,6 +117,9 @@ public final class AccountPoller: Sendable {
     }
 
     public var lag: Double { schedule.withLock { $0.lastLag } }
+
+    /// When a call last got through, and the last failure (for the landing page).
+    public var health: AccountHealth { schedule.withLock { $0.health } }
 
     /// The poll loop. Only one loop runs per poller: a poller created before the engine runs reaches it twice (as
     /// an existing poller and through the new-poller stream), and two loops would race for the same budget slots.
@@ -309,9 +313,15 @@ public final class AccountPoller: Sendable {
     /// Logs when the account's calls change between working and failing, not on every call (no log storms).
     private func noteOutcome(_ result: PollResult) {
         let healthy: Set<PollOutcome> = [.success, .notFound]
+        let now = Date().timeIntervalSince1970
         let previous = schedule.withLock { s -> PollOutcome? in
             let previous = s.lastOutcome
             s.lastOutcome = result.outcome
+            if healthy.contains(result.outcome) {
+                s.health.lastSuccess = now
+            } else {
+                s.health.lastFailure = .init(at: now, outcome: result.outcome.rawValue, code: result.vendorCode)
+            }
             return previous
         }
         guard previous != result.outcome else { return }

@@ -33,20 +33,17 @@ public struct CallbackEvidence: Sendable, Codable, Hashable {
 
     public var hasUploadEvidence: Bool { taskUploadState != nil || files.contains { $0.uploadState != nil } }
 
-    /// Upload counts from callbacks, given the files polling knows.
-    func uploadCounts(polledFiles: [RecordingFile]) -> [UploadState: Int] {
-        var counts: [UploadState: Int] = [:]
-        for file in files { if let state = file.uploadState { counts[state, default: 0] += 1 } }
+    /// Upload states from callbacks per file name, given the files polling knows (`""`: the task as one file).
+    func uploadStates(polledFiles: [RecordingFile]) -> [(name: String, state: UploadState)] {
+        var states: [(name: String, state: UploadState)] = []
+        for file in files { if let state = file.uploadState { states.append((file.name, state)) } }
         if let taskUploadState {
             let named = Set(files.map(\.name))
-            let others = polledFiles.filter { !named.contains($0.name) }.count
-            if others > 0 {
-                counts[taskUploadState, default: 0] += others
-            } else if files.isEmpty {
-                counts[taskUploadState, default: 0] += 1
-            }
+            let others = polledFiles.filter { !named.contains($0.name) }
+            for file in others { states.append((file.name, taskUploadState)) }
+            if others.isEmpty, files.isEmpty { states.append(("", taskUploadState)) }
         }
-        return counts
+        return states
     }
 
     mutating func merge(_ file: RecordingFile) {
@@ -107,23 +104,29 @@ extension TrackedTask {
                 status = .completed
                 vendorStatus = "callback:\(exit.event)"
             }
-            if endedAt == nil { endedAt = now }
+            if endedAt == nil {
+                endedAt = now
+                endedBy = .callback
+            }
         } else if evidence.started, !everSeen, status == .unknown, notFoundSince == nil, lastResult?.outcome != .notFound {
             status = .running
             vendorStatus = "callback:\(evidence.lastEvent ?? "started")"
         }
     }
 
-    /// Upload counts for `cloudrec_task_upload_files`: the vendor's own per-file states when it reports files,
-    /// otherwise the callbacks' (nil when neither says anything).
-    var mergedUploadCounts: [UploadState: Int]? {
+    /// Upload states per file: the vendor's own per-file states when it reports files, otherwise the callbacks'
+    /// (nil when neither says anything). `""` names the task counted as one file.
+    var mergedUploadStates: [(name: String, state: UploadState)]? {
         if let observation, observation.reportsUploadStates, !observation.files.isEmpty || callback?.hasUploadEvidence != true {
-            var counts: [UploadState: Int] = [:]
-            for file in observation.files { if let state = file.uploadState { counts[state, default: 0] += 1 } }
-            return counts
+            return observation.files.compactMap { file in file.uploadState.map { (file.name, $0) } }
         }
         guard let callback, callback.hasUploadEvidence else { return nil }
-        return callback.uploadCounts(polledFiles: observation?.files ?? [])
+        return callback.uploadStates(polledFiles: observation?.files ?? [])
+    }
+
+    /// Upload counts for `cloudrec_task_upload_files` (nil when neither the vendor nor callbacks say anything).
+    var mergedUploadCounts: [UploadState: Int]? {
+        mergedUploadStates.map { states in states.reduce(into: [:]) { counts, file in counts[file.state, default: 0] += 1 } }
     }
 
     /// Files for the per-format counts: the polled ones, or the callbacks' when polling knows none.

@@ -51,6 +51,7 @@ public final class PollingEngine: Service, Sendable {
 
     private func applyLocked(_ config: ExporterConfig) {
         global.withLock { $0 = config.global }
+        tracker.setStallAfter(config.global.stallAfter)
         let wanted = Dictionary(uniqueKeysWithValues: config.accounts.map { ($0.name, $0) })
         var started: [AccountPoller] = []
         var removedAccounts: [String] = []
@@ -83,6 +84,7 @@ public final class PollingEngine: Service, Sendable {
         }
         for poller in started {
             metrics.registerAccount(vendor: poller.account.vendor, account: poller.account.name, api: poller.client.statusAPIName)
+            tracker.counters.registerAccount(vendor: poller.account.vendor, account: poller.account.name)
         }
 
         let configured = Set(config.tasks.map(\.key))
@@ -93,6 +95,9 @@ public final class PollingEngine: Service, Sendable {
             guard let account = wanted[spec.account] else { continue }
             _ = try? tracker.track(spec, vendor: account.vendor, source: .config)
         }
+        let intervals = Dictionary(uniqueKeysWithValues: config.accounts.map { ($0.name, $0.pollInterval) })
+        tracker.applySeriesPolicy(SeriesPolicy(mode: config.global.taskSeries, cap: config.global.maxTaskSeries,
+                                               pollIntervals: intervals))
         syncSchedules()
         for poller in started { newPollerSink.yield(poller) }
     }
@@ -123,9 +128,10 @@ public final class PollingEngine: Service, Sendable {
         }
     }
 
-    /// Call once before `apply` at start: tasks from the durable store, polled again when their account exists.
-    public func restore(_ tasks: [TrackedTask]) {
-        tracker.restore(tasks)
+    /// Call once before `apply` at start: tasks from the durable store, polled again when their account exists, and
+    /// the finished tasks already forgotten (not counted again when named again).
+    public func restore(_ tasks: [TrackedTask], retired: [TaskKey: Double] = [:]) {
+        tracker.restore(tasks, retired: retired)
     }
 
     private func syncSchedules() {
@@ -152,8 +158,11 @@ public final class PollingEngine: Service, Sendable {
 
     private func expireLoop() async {
         while !Task.isCancelled {
-            let retention = global.withLock { $0.endedTaskRetention }
-            let expired = tracker.expire(now: Date().timeIntervalSince1970, retention: retention)
+            let (retention, unseenRetention) = global.withLock { ($0.endedTaskRetention, $0.unseenTaskRetention) }
+            let now = Date().timeIntervalSince1970
+            tracker.reviewSeries(now: now)
+            let expired = tracker.expire(now: now, retention: retention, unseenRetention: unseenRetention)
+            for key in expired { pollers.withLock { $0[key.account] }?.unschedule(key) }
             if !expired.isEmpty { logger.debug("expired finished tasks", metadata: ["count": .stringConvertible(expired.count)]) }
             try? await Task.sleep(for: .seconds(min(max(retention / 10, 0.2), 5)))
         }
@@ -171,6 +180,16 @@ public final class PollingEngine: Service, Sendable {
                                 labelNames: ["vendor", "account", "status"]) { [weak self] snapshot in
                 guard let self else { return [] }
                 return TaskTracker.statusRows(snapshot.statusCounts, accounts: self.accounts.map { ($0.vendor, $0.name) })
+            },
+            GaugeSnapshotFamily(name: "cloudrec_tasks_stalled",
+                                help: "Running tasks whose files (count, size, duration) have not grown for stall_after, per account.",
+                                labelNames: ["vendor", "account"]) { [weak self] snapshot in
+                (self?.accounts ?? []).map { ([$0.vendor.rawValue, $0.name], Double(snapshot.stalledCounts[$0.name] ?? 0)) }
+            },
+            GaugeSnapshotFamily(name: "cloudrec_task_series_capped",
+                                help: "Tasks that should have per-task series but were left out by global.max_task_series, per account.",
+                                labelNames: ["vendor", "account"]) { [weak self] snapshot in
+                (self?.accounts ?? []).map { ([$0.vendor.rawValue, $0.name], Double(snapshot.cappedCounts[$0.name] ?? 0)) }
             },
             GaugeCallbackFamily(name: "cloudrec_poll_budget_utilization",
                                 help: "Share of this replica's polling budget for the account (rate_limit / total_shards) spent over the last 10 seconds (1 means polling is limited by the budget).",

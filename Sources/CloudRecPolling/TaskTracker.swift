@@ -23,6 +23,17 @@ public struct TrackedTask: Sendable, Codable {
     public var notFoundSince: Double?
     /// When the task reached a terminal state; its series are removed `ended_task_retention` later.
     public var endedAt: Double?
+    /// When the task entered its current status (for `task_series: attention`: stuck in a transitional status).
+    public var statusSince: Double?
+    /// How the end was found (`found_by` of `cloudrec_tasks_finished_total`).
+    public var endedBy: FinishCause?
+    /// What of the task the fleet counters already hold (nil in rows written before they existed).
+    public var counted: CountedEvents?
+    /// A running task's files as of their last growth (ProgressMark.swift).
+    public var progress: ProgressMark?
+    /// Whether the task was stalled at its last successful poll (nil: not measurable); not stored, the next poll
+    /// tells again.
+    public var stalled: Bool?
 
     /// When the exporter first learned about the task.
     public var registeredAt: Double = 0
@@ -31,7 +42,7 @@ public struct TrackedTask: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case spec, vendor, sources, status, vendorStatus, observation, lastSuccess, lastPoll, notFoundSince, endedAt, registeredAt
-        case callback
+        case callback, endedBy, counted, progress, statusSince
     }
 
     public init(spec: TaskSpec, vendor: Vendor, sources: Set<TaskSource>, registeredAt: Double = Date().timeIntervalSince1970) {
@@ -60,7 +71,7 @@ public struct TrackedTask: Sendable, Codable {
         return TaskExport(vendor: vendor, account: spec.account, taskID: spec.id, status: status, vendorStatus: vendorStatus,
                           fileCounts: formats, uploadCounts: uploads, totalSizeBytes: observation?.totalSizeBytes,
                           recordedSeconds: observation?.totalDurationSeconds, startTime: observation?.startTime,
-                          lastSuccess: lastSuccess, labels: spec.labels)
+                          lastSuccess: lastSuccess, labels: spec.labels, stalled: status == .running ? stalled : nil)
     }
 
     /// Applies one poll's result. Returns true when the task just became terminal.
@@ -76,7 +87,10 @@ public struct TrackedTask: Sendable, Codable {
             vendorStatus = observed.vendorStatus
             lastSuccess = now
             notFoundSince = nil
-            if status.isTerminal, endedAt == nil { endedAt = now }
+            if status.isTerminal, endedAt == nil {
+                endedAt = now
+                endedBy = .vendorStatus
+            }
         case .notFound:
             if everSeen, !wasEnded {
                 let since = notFoundSince ?? now
@@ -87,6 +101,7 @@ public struct TrackedTask: Sendable, Codable {
                     status = .completed
                     vendorStatus = result.vendorCode ?? "not_found"
                     endedAt = now
+                    endedBy = .notFound
                 } else {
                     status = .unknown
                     vendorStatus = result.vendorCode ?? "not_found"
@@ -113,12 +128,18 @@ public protocol TaskPersistence: Sendable {
     func saveLater(_ task: TrackedTask)
     func delete(_ keys: [TaskKey]) throws
     func loadAll() throws -> [TrackedTask]
+    /// Remembers finished tasks that were forgotten (RetiredTasks.swift), so their events are not counted again
+    /// after a restart; entries ended before `forgetBefore` are dropped. None by default.
+    func retire(_ tasks: [TaskKey: Double], forgetBefore: Double) throws
+    func loadRetired() throws -> [TaskKey: Double]
     /// The store's health metrics, exported with the exporter's own (none by default).
     var metricFamilies: [any ExposedFamily] { get }
 }
 
 extension TaskPersistence {
     public var metricFamilies: [any ExposedFamily] { [] }
+    public func retire(_ tasks: [TaskKey: Double], forgetBefore: Double) throws {}
+    public func loadRetired() throws -> [TaskKey: Double] { [:] }
 }
 
 /// All tracked tasks and their exported series. Thread-safe; the pollers, the reload path, the registration API,
@@ -127,19 +148,32 @@ public final class TaskTracker: Sendable {
     private let tasks = Mutex<[TaskKey: TrackedTask]>([:])
     public let store: TaskSeriesStore
     private let persistence: (any TaskPersistence)?
+    /// Counters that outlive tasks; every event is counted here exactly once (CountedEvents.swift).
+    public let counters: FleetCounters
+    /// Finished tasks already forgotten, with their end time (only taken with the task lock held).
+    private let retired = Mutex(RetiredTasks())
+    /// `global.stall_after`: a running task whose files have not grown for this long is stalled.
+    private let stallAfter = Mutex<Double>(900)
+    /// Which tasks get per-task series (`global.task_series`, `max_task_series`).
+    private let policy = Mutex(SeriesPolicy())
 
-    public init(store: TaskSeriesStore, persistence: (any TaskPersistence)? = nil) {
+    public init(store: TaskSeriesStore, persistence: (any TaskPersistence)? = nil, counters: FleetCounters = FleetCounters()) {
         self.store = store
         self.persistence = persistence
+        self.counters = counters
     }
 
     /// Re-creates tasks from the durable store at start: their last state is exported again, and finished tasks
-    /// keep their end time, so they expire on schedule instead of being announced as new.
-    public func restore(_ restored: [TrackedTask]) {
+    /// keep their end time, so they expire on schedule instead of being announced as new. What they did before is
+    /// marked counted without being counted: the counters restarted with the process and must not replay the past.
+    public func restore(_ restored: [TrackedTask], retired forgotten: [TaskKey: Double] = [:]) {
         tasks.withLock { all in
-            for task in restored {
+            retired.withLock { $0.insert(forgotten) }
+            let now = Date().timeIntervalSince1970
+            for var task in restored {
+                _ = task.countNew()
                 all[task.key] = task
-                store.set(task.key, task.export)
+                show(task, now: now)
             }
         }
     }
@@ -147,20 +181,71 @@ public final class TaskTracker: Sendable {
     // Series and durable rows are changed while the task lock is held, so they follow the tasks in the same order:
     // an expiry racing a poll result can then never leave a series (or a row) behind for a task that is gone.
 
+    public func setStallAfter(_ seconds: Double) { stallAfter.withLock { $0 = seconds } }
+
+    /// Applies `global.task_series` and `max_task_series` (on start and reload). When the mode or the cap changed,
+    /// every task's series are set again at once, so no task keeps series the new mode would not give it.
+    public func applySeriesPolicy(_ new: SeriesPolicy, now: Double = Date().timeIntervalSince1970) {
+        tasks.withLock { all in
+            let old = policy.withLock { policy in
+                defer { policy = new }
+                return policy
+            }
+            guard old.mode != new.mode || old.cap != new.cap else { return }
+            store.setCap(new.cap)
+            store.removeAll { _ in true }
+            for task in all.values { show(task, now: now) }
+        }
+    }
+
+    /// Gives or takes series as tasks start or stop needing attention with time alone (stuck, not polled), and lets
+    /// tasks the cap left out take freed room. Called periodically.
+    public func reviewSeries(now: Double) {
+        tasks.withLock { all in
+            let current = policy.withLock { $0 }
+            guard current.mode == .attention || current.cap != nil else { return }
+            for task in all.values {
+                guard let state = store.exportState(task.key) else { continue }
+                let wanted = current.shows(task, now: now)
+                if wanted != (state.shown || state.capped) || (state.capped && store.hasRoom) { show(task, now: now) }
+            }
+        }
+    }
+
+    /// Sets a task's series as the policy says. Called with the task lock held.
+    private func show(_ task: TrackedTask, now: Double) {
+        store.set(task.key, task.export, show: policy.withLock { $0.shows(task, now: now) })
+    }
+
     /// Exports a changed task and queues or writes it to the durable store. Called with the task lock held.
-    private func publish(_ task: TrackedTask, statusChanged: Bool) {
-        store.set(task.key, task.export)
-        // A status change (above all an end) is saved at once, so a crash cannot make a finished task look new;
-        // routine refreshes (last success time, file growth) are written behind in batches.
+    private func publish(_ task: TrackedTask, statusChanged: Bool, now: Double) {
+        show(task, now: now)
+        // A status change (above all an end) and anything newly counted are saved at once, so a crash cannot make a
+        // finished task look new or count an event twice; routine refreshes (last success time, file growth) are
+        // written behind in batches.
         if statusChanged, (try? persistence?.saveNow([task])) != nil { return }
         persistence?.saveLater(task)
     }
 
-    /// Forgets tasks' series and rows. Called with the task lock held.
-    private func unpublish(_ keys: [TaskKey]) {
-        guard !keys.isEmpty else { return }
-        for key in keys { store.remove(key) }
-        try? persistence?.delete(keys)
+    /// Forgets tasks' series and rows; finished ones are remembered as retired. Called with the task lock held.
+    private func unpublish(_ removed: [TrackedTask]) {
+        guard !removed.isEmpty else { return }
+        for task in removed { store.remove(task.key) }
+        try? persistence?.delete(removed.map(\.key))
+        var ended: [TaskKey: Double] = [:]
+        for task in removed { if let endedAt = task.endedAt { ended[task.key] = endedAt } }
+        guard !ended.isEmpty else { return }
+        let forgetBefore = retired.withLock { retired in
+            retired.insert(ended)
+            return retired.forgetBefore
+        }
+        try? persistence?.retire(ended, forgetBefore: forgetBefore)
+    }
+
+    /// Counts a task's new events after its state (with what was counted) has been handed to the store.
+    private func count(_ events: FleetEvents, of task: TrackedTask) {
+        guard !events.isEmpty else { return }
+        counters.count(events, vendor: task.vendor, account: task.spec.account)
     }
 
     /// Starts tracking (or adds a source to) a task. Returns true when the task is new.
@@ -178,6 +263,8 @@ public final class TaskTracker: Sendable {
             } else {
                 task = TrackedTask(spec: spec, vendor: vendor, sources: [])
                 isNew = true
+                // Named again after it finished and was forgotten: its events were counted the first time round.
+                if retired.withLock({ $0.contains(spec.key) }) { task.counted = CountedEvents(closed: true) }
             }
             let before = (task.sources, task.spec.fields, task.spec.labels)
             task.sources.insert(source)
@@ -194,9 +281,10 @@ public final class TaskTracker: Sendable {
             all[spec.key] = task
             result = (isNew, task, changed)
             if changed {
-                store.set(spec.key, task.export)
+                show(task, now: Date().timeIntervalSince1970)
                 if !durable { persistence?.saveLater(task) }
             }
+            if isNew, task.counted?.closed != true { counters.countStart(vendor: vendor, account: spec.account, source: source) }
         }
         if let failure { throw failure }
         return result?.isNew ?? false
@@ -209,7 +297,7 @@ public final class TaskTracker: Sendable {
             task.sources.remove(source)
             if task.sources.isEmpty {
                 all.removeValue(forKey: key)
-                unpublish([key])
+                unpublish([task])
             } else {
                 all[key] = task
                 persistence?.saveLater(task)
@@ -220,9 +308,9 @@ public final class TaskTracker: Sendable {
     /// Removes every task of an account (the account left the configuration).
     public func removeAccount(_ account: String) {
         tasks.withLock { all in
-            let keys = all.keys.filter { $0.account == account }
-            for key in keys { all.removeValue(forKey: key) }
-            unpublish(keys)
+            let removed = all.values.filter { $0.spec.account == account }
+            for task in removed { all.removeValue(forKey: task.key) }
+            unpublish(removed)
         }
     }
 
@@ -242,8 +330,15 @@ public final class TaskTracker: Sendable {
             guard var task = all[key] else { return nil }
             let before = (task.status, task.endedAt, task.everSeen)
             _ = task.apply(result, now: now, notFoundGrace: notFoundGrace)
+            if task.status != before.0 { task.statusSince = now }
+            if result.outcome == .success {
+                task.trackProgress(now: now)
+                task.stalled = task.isStalled(now: now, stallAfter: stallAfter.withLock { $0 })
+            }
+            let events = task.countNew()
             all[key] = task
-            publish(task, statusChanged: before != (task.status, task.endedAt, task.everSeen))
+            publish(task, statusChanged: before != (task.status, task.endedAt, task.everSeen) || !events.isEmpty, now: now)
+            count(events, of: task)
             return task
         }
     }
@@ -256,20 +351,30 @@ public final class TaskTracker: Sendable {
             guard var task = all[key] else { return nil }
             let before = (task.status, task.endedAt)
             for event in events { _ = task.applyCallback(event, name: name, now: now) }
+            if task.status != before.0 { task.statusSince = now }
+            let counted = task.countNew()
             all[key] = task
-            publish(task, statusChanged: before != (task.status, task.endedAt))
+            publish(task, statusChanged: before != (task.status, task.endedAt) || !counted.isEmpty, now: now)
+            count(counted, of: task)
             return task
         }
     }
 
-    /// Drops finished tasks whose retention has passed. Returns the keys removed.
+    /// Drops finished tasks whose retention has passed, and tasks the vendor never knew (its last answer was
+    /// not-found, it never answered for them, no callback named them) `unseenRetention` after they began being
+    /// tracked. Returns the keys removed.
     @discardableResult
-    public func expire(now: Double, retention: Double) -> [TaskKey] {
+    public func expire(now: Double, retention: Double, unseenRetention: Double = .infinity) -> [TaskKey] {
         tasks.withLock { all -> [TaskKey] in
-            let keys = all.values.filter { task in task.endedAt.map { now - $0 >= retention } ?? false }.map(\.key)
-            for key in keys { all.removeValue(forKey: key) }
-            unpublish(keys)
-            return keys
+            let removed = all.values.filter { task in
+                if let endedAt = task.endedAt { return now - endedAt >= retention }
+                return !task.everSeen && task.callback == nil && task.lastResult?.outcome == .notFound
+                    && now - task.registeredAt >= unseenRetention
+            }
+            for task in removed { all.removeValue(forKey: task.key) }
+            retired.withLock { $0.prune(now: now) }
+            unpublish(removed)
+            return removed.map(\.key)
         }
     }
 

@@ -70,6 +70,17 @@ public final class SQLiteTaskStore: TaskPersistence, Service, Sendable {
                     ) WITHOUT ROWID
                     """)
             }
+            // Finished tasks already forgotten (RetiredTasks.swift): their events are not counted again.
+            migrator.registerMigration("v2") { db in
+                try db.execute(sql: """
+                    CREATE TABLE retired_tasks (
+                      account TEXT NOT NULL,
+                      task_id TEXT NOT NULL,
+                      ended_at REAL NOT NULL,
+                      PRIMARY KEY (account, task_id)
+                    ) WITHOUT ROWID
+                    """)
+            }
             try migrator.migrate(pool)
             // Touch the file for writing now: a read-only database must fail at start, not at the first registration.
             try pool.write { db in try db.execute(sql: "PRAGMA user_version = 1") }
@@ -181,6 +192,34 @@ public final class SQLiteTaskStore: TaskPersistence, Service, Sendable {
                     let body: String = row["body"]
                     return try? decoder.decode(TrackedTask.self, from: Data(body.utf8))
                 }
+            }
+        } catch {
+            throw StorageError("cannot read the task database \(path): \(Self.describe(error))")
+        }
+    }
+
+    public func retire(_ tasks: [TaskKey: Double], forgetBefore: Double) throws {
+        try writeOrder.withLock { _ throws(StorageError) in
+            try write { db in
+                for (key, endedAt) in tasks {
+                    try db.execute(sql: """
+                        INSERT INTO retired_tasks (account, task_id, ended_at) VALUES (?, ?, ?)
+                        ON CONFLICT(account, task_id) DO UPDATE SET ended_at = max(ended_at, excluded.ended_at)
+                        """, arguments: [key.account, key.taskID, endedAt])
+                }
+                try db.execute(sql: "DELETE FROM retired_tasks WHERE ended_at < ?", arguments: [forgetBefore])
+            }
+        }
+    }
+
+    public func loadRetired() throws -> [TaskKey: Double] {
+        do {
+            return try pool.read { db in
+                var retired: [TaskKey: Double] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT account, task_id, ended_at FROM retired_tasks") {
+                    retired[TaskKey(account: row["account"], taskID: row["task_id"])] = row["ended_at"]
+                }
+                return retired
             }
         } catch {
             throw StorageError("cannot read the task database \(path): \(Self.describe(error))")

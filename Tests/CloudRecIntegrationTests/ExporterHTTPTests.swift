@@ -61,6 +61,34 @@ struct ExporterHTTPTests {
             let html = String(decoding: landing.body, as: UTF8.self)
             #expect(html.contains("href=\"/metrics\""))
             #expect(html.contains("<td>zego</td>"))
+            // The fleet: each account's health, the tasks that need a human (seeded: one abnormal exit, one failed
+            // upload, one backup-only upload).
+            try await eventually("seeded tasks polled") {
+                let metrics = try await harness.metrics()
+                return metrics.value("cloudrec_tasks", ["status": "unknown"]) == 0
+                    && metrics.value("cloudrec_tasks", ["status": "completed"]) == 3
+            }
+            // The same ends in the counters that outlive tasks, every series of the account present.
+            let metrics = try await harness.metrics()
+            let account = ["vendor": "zego", "account": "zego-http"]
+            #expect(metrics.value("cloudrec_tasks_started_total", account.merging(["source": "config"]) { $1 }) == 9)
+            #expect(metrics.value("cloudrec_tasks_finished_total", account.merging(["status": "failed", "found_by": "vendor_status"]) { $1 }) == 1)
+            #expect(metrics.value("cloudrec_tasks_finished_total", account.merging(["status": "completed", "found_by": "vendor_status"]) { $1 }) == 3)
+            #expect(metrics.value("cloudrec_tasks_finished_total", account.merging(["status": "failed", "found_by": "callback"]) { $1 }) == 0)
+            #expect(metrics.value("cloudrec_files_finished_total", account.merging(["upload_state": "failed"]) { $1 }) == 2)
+            #expect(metrics.value("cloudrec_files_finished_total", account.merging(["upload_state": "backup_uploaded"]) { $1 }) == 2)
+            #expect(metrics.value("cloudrec_files_finished_total", account.merging(["upload_state": "uploaded"]) { $1 }) == 4)
+            #expect((metrics.value("cloudrec_recorded_bytes_total", account) ?? 0) > 0)
+            #expect(!metrics.samples.contains { $0.name.hasSuffix("_total") && $0.name.hasPrefix("cloudrec_tasks_") && $0.labels["task_id"] != nil })
+            let fleet = String(decoding: try await Harness.request(base + "/").body, as: UTF8.self)
+            #expect(fleet.contains("<h2>Accounts</h2>"))
+            #expect(fleet.contains("<tr><td>zego-http</td><td>zego</td><td>9</td><td>3</td><td>1</td><td>25.00%</td><td>8</td><td>25.00%</td>"),
+                    "\(fleet)")
+            #expect(fleet.contains("<h2>Tasks needing attention (3)</h2>"), "\(fleet)")
+            for reason in ["<td>failed</td><td>failed</td>", "<td>upload failed</td>", "<td>backup storage only</td>"] {
+                #expect(fleet.contains(reason), "\(reason)")
+            }
+            #expect(!fleet.contains("<script"))
             #expect(try await Harness.request(base + "/-/healthy").status == 200)
             #expect(try await Harness.request(base + "/-/ready").status == 200)
             let wrongMethod = try await Harness.request(base + "/-/reload")

@@ -69,6 +69,10 @@ struct ConfigLoaderValidTests {
       poll_interval: 20s
       request_timeout: 1500ms
       ended_task_retention: 1h30m
+      stall_after: 20m
+      task_series: attention
+      max_task_series: 5000
+      unseen_task_retention: 2h
       max_concurrent_requests: 8
       max_response_bytes: 65536
     """
@@ -86,6 +90,10 @@ struct ConfigLoaderValidTests {
         expected.pollInterval = 20
         expected.requestTimeout = 1.5
         expected.endedTaskRetention = 5400
+        expected.stallAfter = 1200
+        expected.taskSeries = .attention
+        expected.maxTaskSeries = 5000
+        expected.unseenTaskRetention = 7200
         expected.maxConcurrentRequests = 8
         expected.maxResponseBytes = 65536
         #expect(config.global == expected)
@@ -197,6 +205,14 @@ private let badCases: [BadConfigCase] = [
                   marker: "rate_limit", keyPath: "accounts[0].rate_limit", problem: "expected a number, got \"fast\""),
     BadConfigCase(name: "bad duration 30x", yaml: "global:\n  poll_interval: 30x\n",
                   marker: "30x", keyPath: "global.poll_interval", problem: "invalid duration \"30x\""),
+    BadConfigCase(name: "bad stall_after", yaml: "global:\n  poll_interval: 30s\n  stall_after: 15 minutes\n",
+                  marker: "stall_after", keyPath: "global.stall_after", problem: "invalid duration \"15 minutes\""),
+    BadConfigCase(name: "stall_after out of range", yaml: "global:\n  stall_after: 2s\n",
+                  marker: "stall_after", keyPath: "global.stall_after", problem: "must be from 10s to 24h (got 2s)"),
+    BadConfigCase(name: "unknown task_series mode", yaml: "global:\n  poll_interval: 30s\n  task_series: some\n",
+                  marker: "task_series", keyPath: "global.task_series", problem: "unknown mode \"some\" (one of all, attention, none)"),
+    BadConfigCase(name: "task_series not a string", yaml: "global:\n  task_series: [all]\n",
+                  marker: "task_series", keyPath: "global.task_series", problem: "expected a string, got a list"),
     BadConfigCase(name: "bad duration 5m30h (units out of order)", yaml: agoraAccount + "\n    poll_interval: 5m30h\n",
                   marker: "5m30h", keyPath: "accounts[0].poll_interval", problem: "invalid duration \"5m30h\""),
     BadConfigCase(name: "missing name", yaml: """

@@ -48,7 +48,7 @@ struct TaskRenderingTests {
         TaskExport(vendor: .zego, account: "zego-eu", taskID: "t1", status: .running, vendorStatus: "2",
                    fileCounts: [.mp4: 2, .hls: 1, .flv: 0], uploadCounts: uploads, totalSizeBytes: 1500,
                    recordedSeconds: 90.5, startTime: 1_601_221_452.099, lastSuccess: 1_700_000_000,
-                   labels: ["team": "media", "room": "r\"1"])
+                   labels: ["team": "media", "room": "r\"1"], stalled: true)
     }
 
     @Test func rendersExactLinesInFixedLabelOrder() {
@@ -74,6 +74,7 @@ struct TaskRenderingTests {
         cloudrec_task_recorded_seconds{\(id)} 90.5
         cloudrec_task_start_time_seconds{\(id)} 1601221452.099
         cloudrec_task_last_success_timestamp_seconds{\(id)} 1700000000
+        cloudrec_task_stalled{\(id)} 1
         cloudrec_task_labels{\(id),label_room="r\\"1",label_team="media"} 1
 
         """
@@ -147,8 +148,9 @@ struct TaskRenderingTests {
                 if current >= 0 { samplesPerFamily[current] += 1 }
             }
         }
-        // status 7+7, info 1+1, files 2+1, uploads 5+0, size 1+0, seconds 1+0, start 1+1, last success 1+1, labels 1+0
-        #expect(samplesPerFamily == [14, 2, 3, 5, 1, 1, 2, 2, 1])
+        // status 7+7, info 1+1, files 2+1, uploads 5+0, size 1+0, seconds 1+0, start 1+1, last success 1+1, stalled 1+0,
+        // labels 1+0
+        #expect(samplesPerFamily == [14, 2, 3, 5, 1, 1, 2, 2, 1, 1])
     }
 
     @Test func storeRemoveAndCount() {
