@@ -6,7 +6,8 @@
 - The Prometheus Operator's CRDs have no schema there (kubernetes-validate skips them with a warning), so they are
   checked here instead: the ServiceMonitor selects the Service by its labels and names one of its ports, with valid
   durations and scrapeTimeout <= interval; the PrometheusRule's spec.groups passes `promtool check rules` (that it is
-  generated from alerts/ is checked by alerts/check.sh). The Kustomization lists exactly the manifests in the folder.
+  generated from alerts/ is checked by alerts/check.sh). The Kustomization lists exactly the manifests in the folder
+  but the alternative alert profiles (prometheusrule-<profile>.yaml), which replace prometheusrule.yaml.
 - Cross-checks: the Service's targetPort is a named container port; the pod runs as the Dockerfile's non-root uid.
 """
 import glob
@@ -103,11 +104,15 @@ def main():
         finally:
             os.unlink(f.name)
 
+    # prometheusrule-<profile>.yaml are alternative alert profiles (README "Alerts for fleets"): a user lists one of
+    # them instead of prometheusrule.yaml, so the Kustomization lists every other manifest and none of them.
+    profiles = sorted(os.path.basename(p) for p in files if re.fullmatch(r"prometheusrule-[a-z]+\.yaml", os.path.basename(p)))
     for kustomization in by_kind.get("Kustomization", []):
         listed = sorted(kustomization.get("resources", []))
-        present = sorted(os.path.basename(p) for p in files if os.path.basename(p) != "kustomization.yaml")
+        present = sorted(os.path.basename(p) for p in files
+                         if os.path.basename(p) != "kustomization.yaml" and os.path.basename(p) not in profiles)
         if listed != present:
-            problem(f"kustomization.yaml lists {listed}, the folder has {present}")
+            problem(f"kustomization.yaml lists {listed}, the folder has {present} (alternative profiles: {profiles})")
 
     security = deployment["spec"]["template"]["spec"].get("securityContext", {})
     dockerfile_user = [l.split()[1] for l in open("examples/Dockerfile", encoding="utf-8") if l.startswith("USER ")]
