@@ -53,7 +53,9 @@ public final class TaskFileWatcher: Service, Sendable {
 
     public func run() async throws {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(refreshSeconds))
+            // The sleep ends at a graceful shutdown: SIGTERM does not wait out the refresh interval.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(self.refreshSeconds)) }
+            guard !Task.isShuttingDownGracefully else { return }
             refresh()
         }
     }
