@@ -378,15 +378,6 @@ public final class TaskTracker: Sendable {
         }
     }
 
-    /// Task counts per (vendor, account, status), every status present, for `cloudrec_tasks`.
-    public func statusCounts(accounts: [(Vendor, String)]) -> [([String], Double)] {
-        var counts: [String: [TaskStatus: Int]] = [:]
-        tasks.withLock { all in
-            for task in all.values { counts[task.spec.account, default: [:]][task.status, default: 0] += 1 }
-        }
-        return Self.statusRows(counts, accounts: accounts)
-    }
-
     /// Rows for `cloudrec_tasks` from counts per account and status: every status of every account, zeros included.
     public static func statusRows(_ counts: [String: [TaskStatus: Int]], accounts: [(Vendor, String)]) -> [([String], Double)] {
         var rows: [([String], Double)] = []

@@ -247,7 +247,9 @@ struct TaskTrackerTests {
         try tracker.track(TaskSpec(account: "zego-main", id: "task-2"), vendor: .zego, source: .config)
         try tracker.track(TaskSpec(account: "agora-main", id: "s"), vendor: .agora, source: .config)
         tracker.record(key, result: observed(.running), now: 1, notFoundGrace: 0)
-        let rows = tracker.statusCounts(accounts: [(.zego, "zego-main"), (.agora, "agora-main"), (.zego, "idle-account")])
+        // What a scrape reads: the counts kept with the series, at the snapshot's instant.
+        let rows = TaskTracker.statusRows(store.renderSnapshot().statusCounts,
+                                          accounts: [(.zego, "zego-main"), (.agora, "agora-main"), (.zego, "idle-account")])
         #expect(rows.count == 3 * TaskStatus.allCases.count)
         var expected: [([String], Double)] = []
         let table: [(String, String, [TaskStatus: Double])] = [
