@@ -79,8 +79,6 @@ struct ScrapeResult: Codable {
     var series: Int
     var bytes: Int
     var render: Summary
-    /// The first implementation: a dictionary snapshot, appended family by family.
-    var dictionaryRender: Summary
     var floor: Summary
     var gzip: Summary
     var gzipBytes: Int
@@ -119,13 +117,6 @@ enum ScrapeBench {
 
         progress("scrape: render ×\(reps.render)")
         let render = measure(repetitions: reps.render) { blackHole(exposition.render(.prometheusText)) }
-        let dictionary = store.snapshot()
-        let dictionaryRender = measure(repetitions: reps.render) {
-            var out: [UInt8] = []
-            out.reserveCapacity(4096 + dictionary.count * 1400)
-            TaskSeriesStore.write(dictionary, format: .prometheusText, into: &out)
-            blackHole(out)
-        }
         // The floor: the same number of bytes copied from one contiguous buffer into a fresh one.
         let floor = measure(repetitions: reps.render) {
             let copy = [UInt8](unsafeUninitializedCapacity: body.count) { buffer, initialized in
@@ -160,7 +151,7 @@ enum ScrapeBench {
             blackHole(exposition.renderGzip(exposition.collect(.prometheusText)))
             churnSamples.append(monotonic() - start)
         }
-        var result = ScrapeResult(tasks: tasks, series: series, bytes: body.count, render: render, dictionaryRender: dictionaryRender,
+        var result = ScrapeResult(tasks: tasks, series: series, bytes: body.count, render: render,
                                   floor: floor, gzip: gzip, gzipBytes: gzipBytes, cachedGzip: cachedGzip, cachedGzipBytes: cachedGzipBytes,
                                   cachedGzipChurn: Summary(churnSamples))
 

@@ -212,10 +212,9 @@ enum Benchmarks {
     static func reportScrape(_ report: Report, _ scrapes: [ScrapeResult]) {
         report.heading("Scrape: rendering the per-task families (text format)")
         report.table(["tasks", "series", "bytes", "render median", "render p99", "memory-copy floor (median)", "render / floor",
-                      "gzip -1 median (bytes)", "first implementation (dictionary) median"], scrapes.map { s in
+                      "gzip -1 median (bytes)"], scrapes.map { s in
             [count(s.tasks), count(s.series), count(s.bytes), ms(s.render.median), ms(s.render.p99), ms(s.floor.median),
-             String(format: "%.1f×", s.render.median / s.floor.median), "\(ms(s.gzip.median)) (\(count(s.gzipBytes)))",
-             ms(s.dictionaryRender.median)]
+             String(format: "%.1f×", s.render.median / s.floor.median), "\(ms(s.gzip.median)) (\(count(s.gzipBytes)))"]
         })
         report.heading("Compressed scrapes: gzip from cached blocks against the plain render and one gzip of the whole body")
         report.table(["tasks", "plain render (median)", "whole-body gzip -1 (bytes)", "cached blocks, unchanged (bytes)",

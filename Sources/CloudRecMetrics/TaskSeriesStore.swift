@@ -224,26 +224,4 @@ public final class TaskSeriesStore: Sendable {
                                  statusCounts: s.statusCounts, stalledCounts: s.stalledCounts, cappedCounts: s.cappedCounts,
                                  generation: s.generation) }
     }
-
-    /// Every task's rendered series by key (builds a dictionary: for tests and tools, not the scrape path).
-    public func snapshot() -> [TaskKey: RenderedTask] {
-        storage.withLock { s in Dictionary(uniqueKeysWithValues: zip(s.keys, s.tasks)) }
-    }
-
-    /// Appends every family that has samples, each header once.
-    public static func write(_ snapshot: [TaskKey: RenderedTask], format: ExpositionFormat, into out: inout [UInt8]) {
-        guard !snapshot.isEmpty else { return }
-        for (index, family) in TaskFamilies.all.enumerated() {
-            var wroteHeader = false
-            for rendered in snapshot.values {
-                let slice = rendered.slice(index)
-                if slice.isEmpty { continue }
-                if !wroteHeader {
-                    out.append(contentsOf: family.header(format))
-                    wroteHeader = true
-                }
-                out.append(contentsOf: slice)
-            }
-        }
-    }
 }

@@ -7,9 +7,8 @@ import Foundation
 import Testing
 
 private func exposition(_ store: TaskSeriesStore) -> String {
-    var out: [UInt8] = []
-    TaskSeriesStore.write(store.snapshot(), format: .prometheusText, into: &out)
-    return String(decoding: out, as: UTF8.self)
+    // What a scrape writes of the task families.
+    String(decoding: MetricsExposition(store: store, families: []).render(.prometheusText), as: UTF8.self)
 }
 
 private func uploadLine(_ state: UploadState, _ value: Int, vendor: Vendor = .tencentTRTC, account: String = "acct",

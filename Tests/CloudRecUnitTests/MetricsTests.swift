@@ -127,8 +127,7 @@ struct TaskRenderingTests {
                   TaskExport(vendor: .agora, account: "agora-main", taskID: "s1", status: .paused, vendorStatus: "5",
                              fileCounts: [.hls: 1], startTime: 1_562_724_971.626, lastSuccess: 1_700_000_001))
         #expect(store.count == 2)
-        var out: [UInt8] = []
-        TaskSeriesStore.write(store.snapshot(), format: .prometheusText, into: &out)
+        let out = MetricsExposition(store: store, families: []).render(.prometheusText)
         let lines = text(out).split(separator: "\n").map(String.init)
         for family in TaskFamilies.all {
             #expect(lines.filter { $0 == "# TYPE \(family.name) gauge" }.count == 1)
@@ -166,20 +165,17 @@ struct TaskRenderingTests {
         #expect(store.renderSnapshot().statusCounts == ["x": [.running: 1, .completed: 1], "y": [.running: 1]])
         store.remove(b)
         #expect(store.count == 2)
-        #expect(store.snapshot()[b] == nil)
+        #expect(!text(MetricsExposition(store: store, families: []).render(.prometheusText)).contains(#"account="x",task_id="2""#))
         store.removeAll { $0.account == "y" }
-        #expect(Set(store.snapshot().keys) == [a])
+        #expect(store.count == 1)
+        #expect(text(MetricsExposition(store: store, families: []).render(.prometheusText)).contains(#"account="x",task_id="1""#))
         // The counts follow the swap-removal of slots: what is left is exactly task a's status.
         #expect(store.renderSnapshot().statusCounts == ["x": [.completed: 1]])
-        var out: [UInt8] = []
-        TaskSeriesStore.write(store.snapshot(), format: .openMetrics, into: &out)
-        #expect(text(out).contains(#"task_id="1",status="completed"} 1"#))
+        #expect(text(MetricsExposition(store: store, families: []).render(.openMetrics)).contains(#"task_id="1",status="completed"} 1"#))
         store.remove(a)
         #expect(store.count == 0)
         #expect(store.renderSnapshot().statusCounts.isEmpty)
-        out.removeAll()
-        TaskSeriesStore.write(store.snapshot(), format: .prometheusText, into: &out)
-        #expect(out.isEmpty)
+        #expect(MetricsExposition(store: store, families: []).render(.prometheusText).isEmpty)
     }
 }
 

@@ -13,9 +13,8 @@ private func running(bytes: Int64?, seconds: Double? = nil, files: Int = 1, stat
 }
 
 private func exposition(_ store: TaskSeriesStore) -> String {
-    var out: [UInt8] = []
-    TaskSeriesStore.write(store.snapshot(), format: .prometheusText, into: &out)
-    return String(decoding: out, as: UTF8.self)
+    // What a scrape writes of the task families.
+    String(decoding: MetricsExposition(store: store, families: []).render(.prometheusText), as: UTF8.self)
 }
 
 private func stalledLine(_ value: Int, task: String = "t1") -> String {

@@ -7,9 +7,8 @@ private let spec = TaskSpec(account: "zego-main", id: "task-1")
 private let key = spec.key
 
 private func exposition(_ store: TaskSeriesStore) -> String {
-    var out: [UInt8] = []
-    TaskSeriesStore.write(store.snapshot(), format: .prometheusText, into: &out)
-    return String(decoding: out, as: UTF8.self)
+    // What a scrape writes of the task families.
+    String(decoding: MetricsExposition(store: store, families: []).render(.prometheusText), as: UTF8.self)
 }
 
 private func statusLine(_ status: TaskStatus, account: String = "zego-main", vendor: Vendor = .zego, task: String = "task-1") -> String {
