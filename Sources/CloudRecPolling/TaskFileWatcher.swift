@@ -1,7 +1,6 @@
 import CloudRecConfig
 import CloudRecCore
 import CloudRecMetrics
-import CloudRecPolling
 import Foundation
 import Logging
 import ServiceLifecycle
