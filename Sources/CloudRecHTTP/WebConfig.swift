@@ -6,27 +6,11 @@ import Foundation
 import Hummingbird
 import NIOSSL
 import Synchronization
-import Yams
 
-/// `--web.config.file` in the Prometheus exporter-toolkit format: TLS for the listener (optionally requiring client
-/// certificates) and basic-auth users with bcrypt hashes.
-///
-/// ```yaml
-/// tls_server_config:
-///   cert_file: server.crt
-///   key_file: server.key
-///   client_auth_type: RequireAndVerifyClientCert   # NoClientCert (default) | RequireAndVerifyClientCert
-///   client_ca_file: clients-ca.crt
-/// basic_auth_users:
-///   prometheus: $2y$10$...
-/// ```
+/// The listener's side of `--web.config.file` (read and validated by `WebConfigFile` in CloudRecConfig): TLS for the
+/// listener (optionally requiring client certificates) and basic-auth users with bcrypt hashes.
 public struct WebConfig: Sendable {
-    public struct TLS: Sendable {
-        public var certFile: String
-        public var keyFile: String
-        public var clientCAFile: String?
-        public var requireClientCert: Bool
-    }
+    public typealias TLS = WebConfigFile.TLS
 
     public var tls: TLS?
     /// User name → bcrypt hash.
@@ -37,61 +21,12 @@ public struct WebConfig: Sendable {
         self.users = users
     }
 
-    public static let clientAuthTypes = ["NoClientCert", "RequireAndVerifyClientCert"]
+    public static let clientAuthTypes = WebConfigFile.clientAuthTypes
 
-    /// Reads and validates the file; problems name the file and key, never a hash.
+    /// Reads and validates the file; problems name the file, line and key, never a hash.
     public static func load(path: String) throws(ConfigErrors) -> WebConfig {
-        func problem(_ key: String, _ text: String) -> ConfigProblem { ConfigProblem(file: path, keyPath: key, problem: text) }
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw ConfigErrors(problems: [problem("", "cannot read file: \(error.localizedDescription)")])
-        }
-        let root: Any?
-        do { root = try Yams.load(yaml: text) } catch {
-            throw ConfigErrors(problems: [problem("", "invalid YAML")])
-        }
-        var problems: [ConfigProblem] = []
-        var config = WebConfig(tls: nil, users: [:])
-        let top = root as? [String: Any] ?? [:]
-        for key in top.keys where !["tls_server_config", "basic_auth_users", "http_server_config"].contains(key) {
-            problems.append(problem(key, "unknown key (allowed: tls_server_config, basic_auth_users, http_server_config)"))
-        }
-        if let tls = top["tls_server_config"] {
-            guard let tls = tls as? [String: Any] else { throw ConfigErrors(problems: [problem("tls_server_config", "expected a mapping")]) }
-            for key in tls.keys where !["cert_file", "key_file", "client_auth_type", "client_ca_file"].contains(key) {
-                problems.append(problem("tls_server_config.\(key)", "unknown or unsupported key"))
-            }
-            let base = URL(fileURLWithPath: path).deletingLastPathComponent()
-            func file(_ key: String) -> String? {
-                guard let value = tls[key] as? String, !value.isEmpty else { return nil }
-                return value.hasPrefix("/") ? value : base.appendingPathComponent(value).path
-            }
-            let authType = tls["client_auth_type"] as? String ?? "NoClientCert"
-            if !clientAuthTypes.contains(authType) {
-                problems.append(problem("tls_server_config.client_auth_type", "must be one of \(clientAuthTypes.joined(separator: ", "))"))
-            }
-            guard let cert = file("cert_file"), let key = file("key_file") else {
-                problems.append(problem("tls_server_config", "cert_file and key_file are required"))
-                throw ConfigErrors(problems: problems)
-            }
-            if authType == "RequireAndVerifyClientCert", file("client_ca_file") == nil {
-                problems.append(problem("tls_server_config.client_ca_file", "required with RequireAndVerifyClientCert"))
-            }
-            config.tls = TLS(certFile: cert, keyFile: key, clientCAFile: file("client_ca_file"),
-                             requireClientCert: authType == "RequireAndVerifyClientCert")
-        }
-        if let users = top["basic_auth_users"] {
-            guard let users = users as? [String: Any] else { throw ConfigErrors(problems: [problem("basic_auth_users", "expected a mapping")]) }
-            for (user, hash) in users {
-                guard let hash = hash as? String, hash.hasPrefix("$2") else {
-                    problems.append(problem("basic_auth_users.\(user)", "must be a bcrypt hash ($2a$, $2b$ or $2y$)"))
-                    continue
-                }
-                config.users[user] = hash
-            }
-        }
-        if !problems.isEmpty { throw ConfigErrors(problems: problems) }
-        return config
+        let file = try WebConfigFile.load(path: path)
+        return WebConfig(tls: file.tls, users: file.users)
     }
 
     /// The listener's TLS configuration, or a clear error about the files.
