@@ -18,7 +18,6 @@ public protocol ExporterControl: Sendable {
 }
 
 public extension ExporterControl {
-    func renderMetricsGzip(_ format: ExpositionFormat) -> (body: [UInt8], uncompressedBytes: Int)? { nil }
     /// Stubs without tasks show an empty fleet.
     func fleetOverview(limit: Int) -> FleetOverview { FleetOverview() }
 }
