@@ -3,7 +3,7 @@
 # Runs Benchmarks/churn/churn_bench.py (python3 stdlib only) against the built exporter; installs nothing.
 #   scripts/churn_bench.sh [--rate 6 --start-seconds 120 --duration 60 --modes all,attention,none --json F]
 #   EXPORTER=path/to/cloudrec_exporter (default .build/debug/cloudrec_exporter), PROMETHEUS=prometheus.
-# About 11 minutes with the defaults on a 2-core machine. Loopback only; temp dirs and processes cleaned up.
+# About 10.5 minutes with the defaults on a 2-core machine (623 s measured). Loopback only; temp dirs and processes cleaned up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXPORTER="${EXPORTER:-.build/debug/cloudrec_exporter}"
