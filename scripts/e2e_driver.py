@@ -122,6 +122,11 @@ def prom_query(base, expr):
     return body["data"]["result"]
 
 
+def prom_sum(base, expr):
+    """The sum of an instant query's values (0 when it returns nothing)."""
+    return sum(float(r["value"][1]) for r in prom_query(base, expr))
+
+
 def received_alerts(path):
     alerts = []
     if os.path.exists(path):
@@ -159,6 +164,8 @@ def drive(args):
 
     # Fresh tasks, each one tracked by the exporter as soon as the simulator creates it.
     accounts = list(EXIT_ACCOUNTS)
+    watched = "|".join(accounts)
+    started_before = prom_sum(args.prometheus, f'cloudrec_tasks_started_total{{account=~"{watched}"}}')
     exit_tasks = {a: f"e2e-{run}-{EXIT_ACCOUNTS[a]}-exit" for a in accounts}
     upload_task = f"e2e-{run}-zego-upload"
     for account, task in exit_tasks.items():
@@ -167,9 +174,22 @@ def drive(args):
     all_tasks = list(exit_tasks.values()) + [upload_task]
     log(f"created {', '.join(all_tasks)}; waiting until Prometheus sees them running")
     regex = "|".join(all_tasks)
-    wait_for("the new tasks to be running in Prometheus",
-             lambda: len(prom_query(args.prometheus, f'cloudrec_task_status{{task_id=~"{regex}", status="running"}} == 1')) == len(all_tasks),
-             args.timeout)
+    if args.task_series == "all":
+        wait_for("the new tasks to be running in Prometheus",
+                 lambda: len(prom_query(args.prometheus, f'cloudrec_task_status{{task_id=~"{regex}", status="running"}} == 1')) == len(all_tasks),
+                 args.timeout)
+    else:
+        # Running tasks have no per-task series in this mode: wait until the counters show them tracked, then until
+        # each account's successful polls grew by twice its task count (every task polled again at least once).
+        wait_for("the exporter to track the new tasks",
+                 lambda: prom_sum(args.prometheus, f'cloudrec_tasks_started_total{{account=~"{watched}"}}') >= started_before + len(all_tasks),
+                 args.timeout)
+        for account in accounts:
+            tasks = prom_sum(args.prometheus, f'sum(cloudrec_tasks{{account="{account}"}})')
+            polls = prom_sum(args.prometheus, f'cloudrec_api_requests_total{{account="{account}", outcome="success"}}')
+            wait_for(f"every {account} task polled again",
+                     lambda: prom_sum(args.prometheus, f'cloudrec_api_requests_total{{account="{account}", outcome="success"}}') >= polls + 2 * tasks,
+                     args.timeout)
 
     # The faults: abnormal exits, and one of two files failing to upload after a normal stop.
     for account, task in exit_tasks.items():
@@ -238,6 +258,8 @@ def main():
     d.add_argument("--simulators", required=True, help='"name=URL name=URL" as the demo logs them')
     d.add_argument("--webhook-log", required=True)
     d.add_argument("--timeout", type=float, default=60)
+    d.add_argument("--task-series", default="all", choices=["all", "attention"],
+                   help="the exporter's global.task_series: with attention, running tasks have no per-task series")
     args = ap.parse_args()
     {"receiver": receiver, "wait-url": wait_url, "wait-log": wait_log, "drive": drive}[args.cmd](args)
 

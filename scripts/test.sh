@@ -56,6 +56,8 @@ swift build --build-tests
 echo "== the vendors' official SDK clients against the simulators (docs/vendors/fidelity.md)"
 python3 scripts/sdk_clients/check_simulators.py --binary "$(swift build --show-bin-path)/cloudrec_exporter"
 bash scripts/e2e.sh  # real Prometheus + Alertmanager against the demo; prints its duration
+# Again with global.task_series: attention: abnormal exits and upload failures still page with their task_id.
+E2E_TASK_SERIES=attention bash scripts/e2e.sh
 echo "== schemathesis: the registration API against api/openapi.yaml (generated requests, bounded)"
 bash scripts/schemathesis.sh
 # Release artifacts (tarball, .deb) installed and run in a clean debootstrapped Debian 12 root; the Dockerfile's runtime

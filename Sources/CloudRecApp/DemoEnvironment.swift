@@ -15,20 +15,23 @@ public final class DemoEnvironment: Sendable {
     public let hosts: [SimulatorHost]
     public let scenarios: [DemoScenario]
     public let pollInterval: Double
+    public let taskSeries: TaskSeriesMode
 
-    public init(logger: Logger, pollInterval: Double = 5) {
+    public init(logger: Logger, pollInterval: Double = 5, taskSeries: TaskSeriesMode = .all) {
         accounts = SimulatorFleet.demoAccounts()
         var simulatorLogger = logger
         simulatorLogger.logLevel = .warning
         hosts = accounts.map { SimulatorHost(simulator: $0.simulator, logger: simulatorLogger, taskFields: $0.taskFields) }
         scenarios = accounts.map { DemoScenario(account: $0) }
         self.pollInterval = pollInterval
+        self.taskSeries = taskSeries
     }
 
     /// Seeds the simulators and builds the exporter config; waits for the simulators to listen.
     public func makeConfig() async -> ExporterConfig {
         var global = GlobalConfig()
         global.pollInterval = pollInterval
+        global.taskSeries = taskSeries
         global.endedTaskRetention = 600
         var config = ExporterConfig(global: global, source: "<demo>")
         for (index, account) in accounts.enumerated() {

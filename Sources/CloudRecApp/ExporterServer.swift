@@ -21,6 +21,8 @@ public struct ServeOptions: Sendable {
     public var demo = false
     /// Seconds between polls of each task in demo mode.
     public var demoPollInterval: Double = 5
+    /// `--demo.task-series`: the demo's `global.task_series`.
+    public var demoTaskSeries = TaskSeriesMode.all
     /// SQLite file for durable task state; nil keeps state in memory only (the demo's default).
     public var storagePath: String?
     /// `--web.config.file`: TLS and basic auth for the listener.
@@ -140,7 +142,7 @@ public enum ExporterServer {
                 throw ExporterStartupError("invalid configuration:\n\(error.description)")
             }
         } else if options.demo {
-            let demo = DemoEnvironment(logger: logger, pollInterval: options.demoPollInterval)
+            let demo = DemoEnvironment(logger: logger, pollInterval: options.demoPollInterval, taskSeries: options.demoTaskSeries)
             services += demo.hosts
             // The simulators start with the service group; the config needs their ports.
             let demoApp = ExporterApp(source: .fixed(ExporterConfig()), transport: transport, logger: logger, persistence: store,

@@ -82,6 +82,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("demo.poll-interval"), help: "With --demo: how often each task is polled (the end-to-end test uses 1s).")
     var demoPollInterval: String = "5s"
 
+    @Option(name: .customLong("demo.task-series"), help: "With --demo: which tasks get per-task series (all, attention, none), as global.task_series.")
+    var demoTaskSeries: String = "all"
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -92,6 +95,9 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--web.telemetry-path must be an absolute path other than / and /-/* (got \"\(telemetryPath)\")")
         }
         if configFile == nil, !demo { throw ValidationError("--config.file is required (or use --demo)") }
+        guard TaskSeriesMode(rawValue: demoTaskSeries) != nil else {
+            throw ValidationError("--demo.task-series must be one of \(TaskSeriesMode.allCases.map(\.rawValue).joined(separator: ", ")) (got \"\(demoTaskSeries.prefix(40))\")")
+        }
         guard let interval = DurationParser.seconds(demoPollInterval), ConfigRanges.pollInterval.contains(interval) else {
             throw ValidationError("--demo.poll-interval must be a duration such as 5s or 500ms, \(ConfigRanges.describe(duration: ConfigRanges.pollInterval)) (got \"\(demoPollInterval.prefix(40))\")")
         }
@@ -127,6 +133,7 @@ struct Serve: AsyncParsableCommand {
         options.demo = demo
         options.webConfigFile = webConfigFile
         options.demoPollInterval = DurationParser.seconds(demoPollInterval) ?? 5
+        options.demoTaskSeries = TaskSeriesMode(rawValue: demoTaskSeries) ?? .all
         options.storagePath = storagePath ?? (demo ? nil : "./data/cloudrec.db")
         options.shard = ShardSelector(shard: shard, totalShards: totalShards) ?? .unsharded
         options.connectionLimits = try connectionLimits()
