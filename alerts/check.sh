@@ -6,7 +6,7 @@
 #      and one that expects it to stay silent (exp_alerts empty);
 #   4. conventions: severity is page|warning; summary, description and runbook_url are set; runbook_url points
 #      at alerts/runbooks.md#<alertname lower-case> and that heading exists;
-#   5. generated files are up to date: the SLO rules and the fleet profile from alerts/slo.yml
+#   5. generated files are up to date: the SLO rules and the fleet profile from alerts/objectives/slo.yml
 #      (scripts/gen_slo_rules.py --check), examples/kubernetes/prometheusrule*.yaml (scripts/gen_prometheusrule.py
 #      --check) and dashboards/*.json (scripts/gen_dashboards.py --check).
 # Needs promtool on PATH and python3 with PyYAML (Debian: python3-yaml).

@@ -14,7 +14,7 @@ Conventions (kubernetes-mixin / grafana dashboard-linter):
     sum by (...), so the dashboards are correct with several exporter replicas (sharding);
   * stable uids: cloudrec-overview, cloudrec-task-detail.
 Only the exporter's public metrics (README metric contract), `up` and process_* are used.
-The fleet row's objectives come from alerts/slo.yml (the one place they are set; read with a regex, so the
+The fleet row's objectives come from alerts/objectives/slo.yml (the one place they are set; read with a regex, so the
 generator stays pure python3 stdlib).
 """
 
@@ -31,8 +31,8 @@ DS = {"type": "prometheus", "uid": "${datasource}"}
 
 
 def objectives():
-    """The objectives of alerts/slo.yml (`recordings: 0.99`, `uploads: 0.99` under `objectives:`)."""
-    with open(os.path.join(ROOT, "alerts", "slo.yml")) as f:
+    """The objectives of alerts/objectives/slo.yml (`recordings: 0.99`, `uploads: 0.99` under `objectives:`)."""
+    with open(os.path.join(ROOT, "alerts", "objectives", "slo.yml")) as f:
         text = f.read()
     block = re.search(r"^objectives:\n((?:[ #].*\n|\n)*)", text, re.M).group(1)
     return {m.group(1): float(m.group(2)) for m in re.finditer(r"^  (\w+):\s*([0-9.]+)", block, re.M)}
@@ -376,7 +376,7 @@ def overview():
     add(P, L, timeseries("Recording error budget left (7 days)",
                          "Per account, the share of the error budget not yet spent over the last 7 days: "
                          f"1 - failure ratio / {rec_budget:g} (objective {OBJECTIVES['recordings']:.2%} of recordings "
-                         "ending well, alerts/slo.yml). Below 0: the objective is missed.",
+                         "ending well, alerts/objectives/slo.yml). Below 0: the objective is missed.",
                          targets((f"1 - ({ratio('cloudrec_tasks_finished_total', ST_FAILED, '7d')}) / {rec_budget:g}",
                                   "{{vendor}} {{account}}")),
                          unit="percentunit", min0=False, steps=[(0, "red")]), 8, 8)

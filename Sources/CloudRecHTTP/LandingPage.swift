@@ -62,7 +62,7 @@ enum LandingPage {
         return """
         <h2>Accounts</h2>
         <p>Recordings and uploads that ended since the exporter started (the objectives and the error budget are in
-        alerts/slo.yml and the dashboards).</p>
+        alerts/objectives/slo.yml and the dashboards).</p>
         <table>
         <tr><th>account</th><th>vendor</th><th>tasks</th><th>completed</th><th>failed</th><th>failure ratio</th>
         <th>files finished</th><th>upload failure ratio</th><th>last successful call</th><th>last error</th></tr>
