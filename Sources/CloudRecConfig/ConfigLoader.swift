@@ -30,16 +30,28 @@ public struct ConfigLoader: Sendable {
     }
 
     public func parse(yaml: String, file: String) throws(ConfigErrors) -> ExporterConfig {
+        try read(yaml: yaml, file: file) { reader, root in reader.readRoot(root) }
+    }
+
+    /// Composes `yaml` and hands its root to `read` with a fresh reader; the value and every problem reported (a YAML
+    /// syntax error is one, with no value). One path for the configuration, the web config and task files.
+    func compose<T>(yaml: String, file: String, _ read: (inout ConfigReader, Node?) -> T) -> (value: T?, problems: [ConfigProblem]) {
         var reader = ConfigReader(file: file, environment: environment, readFile: readFile)
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
         } catch {
-            throw ConfigErrors(problems: [Self.yamlProblem(error, file: file)])
+            return (nil, [Self.yamlProblem(error, file: file)])
         }
-        let config = reader.readRoot(root)
-        if !reader.problems.isEmpty { throw ConfigErrors(problems: reader.problems) }
-        return config
+        let value = read(&reader, root)
+        return (value, reader.problems)
+    }
+
+    /// `compose`, with any problem thrown.
+    func read<T>(yaml: String, file: String, _ read: (inout ConfigReader, Node?) -> T) throws(ConfigErrors) -> T {
+        let (value, problems) = compose(yaml: yaml, file: file, read)
+        guard let value, problems.isEmpty else { throw ConfigErrors(problems: problems) }
+        return value
     }
 
     /// Yams' messages quote the offending line, and for duplicate keys the whole document; either may hold a

@@ -58,15 +58,9 @@ extension ConfigReader {
 /// Task discovery files (`task_files`): a YAML or JSON list of tasks shaped like the config's `tasks:` entries.
 public enum TaskFileParser {
     public static func parse(_ text: String, file: String, accounts: [AccountSpec]) -> (tasks: [TaskSpec], problems: [ConfigProblem]) {
-        var reader = ConfigReader(file: file, environment: [:], readFile: { _ in "" })
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: text)
-        } catch {
-            return ([], [ConfigLoader.yamlProblem(error, file: file)])
+        let (tasks, problems) = ConfigLoader(environment: [:], readFile: { _ in "" }).compose(yaml: text, file: file) { reader, root in
+            root.map { reader.readTasks($0, accounts: accounts, accountsNode: nil) } ?? []
         }
-        guard let root else { return ([], []) }
-        let tasks = reader.readTasks(root, accounts: accounts, accountsNode: nil)
-        return (tasks, reader.problems)
+        return (tasks ?? [], problems)
     }
 }

@@ -48,16 +48,7 @@ public struct WebConfigFile: Sendable, Equatable {
     }
 
     public static func parse(yaml: String, file: String, loader: ConfigLoader = ConfigLoader()) throws(ConfigErrors) -> WebConfigFile {
-        var reader = ConfigReader(file: file, environment: loader.environment, readFile: loader.readFile)
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: yaml)
-        } catch {
-            throw ConfigErrors(problems: [ConfigLoader.yamlProblem(error, file: file)])
-        }
-        let config = reader.readWebConfig(root)
-        if !reader.problems.isEmpty { throw ConfigErrors(problems: reader.problems) }
-        return config
+        try loader.read(yaml: yaml, file: file) { reader, root in reader.readWebConfig(root) }
     }
 }
 
