@@ -102,6 +102,9 @@ sed -i "s/PORT/$(cat "$tmp/webhook.port")/" "$tmp/alertmanager.yml"
 "$AMTOOL" check-config "$tmp/alertmanager.yml" >/dev/null
 start alertmanager "$ALERTMANAGER" --config.file="$tmp/alertmanager.yml" --storage.path="$tmp/alertmanager" \
   --web.listen-address="127.0.0.1:$am_port" --cluster.listen-address=
+# Alertmanager must hold its port before the demo binds its simulators on ephemeral ports: free_port only found the
+# port free, and a simulator could otherwise take it first (seen once: alerts were posted to a simulator, 404).
+"${driver[@]}" wait-url "http://127.0.0.1:$am_port/-/ready" --timeout 30
 
 # Polls every second: Agora answers status 20 (abnormal exit) for only a few seconds before it returns 404.
 # With a task database, as in production (the storage panels and CloudRecStorageFailing need its metrics).
@@ -130,7 +133,6 @@ EOF
 "$PROMTOOL" check config "$tmp/prometheus.yml" >/dev/null
 start prometheus "$PROMETHEUS" --config.file="$tmp/prometheus.yml" --storage.tsdb.path="$tmp/prometheus" \
   --web.listen-address="127.0.0.1:$prom_port"
-"${driver[@]}" wait-url "http://127.0.0.1:$am_port/-/ready" --timeout 30
 "${driver[@]}" wait-url "http://127.0.0.1:$prom_port/-/ready" --timeout 30
 echo "  exporter $exporter_addr, simulators $simulators, Prometheus :$prom_port, Alertmanager :$am_port (${SECONDS}s)"
 
