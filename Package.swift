@@ -38,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.21.0"),
         // Benchmarks only (the comparison baseline); never a dependency of the exporter's own targets.
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
     ],
@@ -65,17 +66,20 @@ let package = Package(
         ], swiftSettings: swiftSettings),
         // Scheduling: token buckets, due-time queue, outcome classification, task lifecycle and retention.
         .target(name: "CloudRecPolling", dependencies: [
-            "CloudRecCore", "CloudRecVendors", "CloudRecConfig", "CloudRecMetrics",
+            "CloudRecCore", "CloudRecVendors", "CloudRecConfig", "CloudRecMetrics", "CloudRecStorage",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "HeapModule", package: "swift-collections"),
         ], swiftSettings: swiftSettings),
-        // Durable task state (SQLite through GRDB, WAL mode): registrations and last known states survive restarts.
+        // Durable task state behind one store interface (TaskStore): embedded SQLite through GRDB (WAL mode), or
+        // PostgreSQL through postgres-nio for replicas that share tasks and lease shards (HA).
         .target(name: "CloudRecStorage", dependencies: [
-            "CloudRecCore", "CloudRecMetrics", "CloudRecPolling",
+            "CloudRecCore", "CloudRecMetrics",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: swiftSettings),
@@ -119,7 +123,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ], swiftSettings: swiftSettings),
         .executableTarget(name: "cloudrec_exporter", dependencies: [
-            "CloudRecApp", "CloudRecCore", "CloudRecConfig", "CloudRecHTTP",
+            "CloudRecApp", "CloudRecCore", "CloudRecConfig", "CloudRecHTTP", "CloudRecStorage",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
@@ -148,7 +152,7 @@ let package = Package(
         ], path: "Tests/CloudRecTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "CloudRecUnitTests", dependencies: [
             "CloudRecCore", "CloudRecConfig", "CloudRecVendors", "CloudRecMetrics", "CloudRecSimulators",
-            "CloudRecPolling", "CloudRecTestSupport",
+            "CloudRecPolling", "CloudRecStorage", "CloudRecTestSupport",
             .product(name: "PropertyBased", package: "swift-property-based"),
             .product(name: "CompressNIO", package: "compress-nio"),
         ], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),

@@ -3,6 +3,7 @@ import CloudRecCore
 import CloudRecHTTP
 import CloudRecMetrics
 import CloudRecPolling
+import CloudRecStorage
 import CloudRecVendors
 import Foundation
 import Logging
@@ -39,19 +40,44 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
     /// after an apply, never accounts of one configuration with tasks of the other.
     private let scrapeCut = Mutex(())
 
+    /// HA mode (`--storage.url`): the shared store and the lease keeper; nil with SQLite or no store.
+    public let shared: SharedStore?
+
+    /// The shared PostgreSQL store and the keeper of this replica's shard leases.
+    public struct SharedStore: Sendable {
+        public let store: PostgresTaskStore
+        public let leases: ShardLeaseKeeper
+    }
+
     public init(source: ConfigSource, transport: any VendorTransport, logger: Logger,
-                loader: ConfigLoader = ConfigLoader(), persistence: (any TaskPersistence)? = nil,
-                shard: ShardSelector = .unsharded) {
+                loader: ConfigLoader = ConfigLoader(), persistence: (any TaskStore)? = nil,
+                shard: ShardSelector = .unsharded, highAvailability: (store: PostgresTaskStore, settings: ShardLeaseKeeper.Settings)? = nil) {
         self.source = Mutex(source)
         self.loader = loader
         self.logger = logger
-        tracker = TaskTracker(store: store, persistence: persistence)
+        tracker = TaskTracker(store: store, persistence: highAvailability?.store ?? persistence)
         metrics = ExporterMetrics(version: BuildInfo.version, revision: BuildInfo.revision)
-        engine = PollingEngine(tracker: tracker, metrics: metrics, transport: transport, logger: logger, shard: shard)
+        engine = PollingEngine(tracker: tracker, metrics: metrics, transport: transport, logger: logger,
+                               ownership: highAvailability == nil ? ShardOwnership(shard) : .leasedShards())
         taskFiles = TaskFileWatcher(engine: engine, logger: logger)
-        callbacks = CallbackIntake(engine: engine, logger: logger)
+        var haFamilies: [any ExposedFamily] = []
+        if let highAvailability {
+            let keeper = ShardLeaseKeeper(leases: highAvailability.store, store: highAvailability.store, changes: highAvailability.store.changes,
+                                          engine: engine, settings: highAvailability.settings, logger: logger)
+            shared = SharedStore(store: highAvailability.store, leases: keeper)
+            haFamilies = keeper.families + highAvailability.store.metricFamilies
+            let store = highAvailability.store
+            callbacks = CallbackIntake(engine: engine, logger: logger, handOff: { spec, vendor in
+                Task { _ = try? await store.register(TaskRegistration(key: spec.key, vendor: vendor.rawValue, source: TaskSource.callback.rawValue,
+                                                                      fields: spec.fields, labels: spec.labels)) }
+            })
+        } else {
+            shared = nil
+            callbacks = CallbackIntake(engine: engine, logger: logger)
+            haFamilies = persistence?.metricFamilies ?? []
+        }
         exposition = MetricsExposition(store: store, families: metrics.families + tracker.counters.families + engine.scrapeFamilies()
-            + taskFiles.families + callbacks.families + connections.families + (persistence?.metricFamilies ?? []) + ProcessMetrics.families())
+            + taskFiles.families + callbacks.families + connections.families + haFamilies + ProcessMetrics.families())
     }
 
     public var version: String { BuildInfo.version }
@@ -60,7 +86,7 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
 
     /// Loads the configuration for the first time; a bad one is fatal at start (the caller exits non-zero).
     /// `restored` are the tasks from the durable store, `retired` the finished tasks it remembers as forgotten.
-    public func start(restoring restored: [TrackedTask] = [], retired: [TaskKey: Double] = [:]) throws(ConfigErrors) {
+    public func start(restoring restored: [StoredTask] = [], retired: [TaskKey: Double] = [:]) throws(ConfigErrors) {
         let (config, hash) = try loadConfig()
         engine.restore(restored, retired: retired)
         apply(config, hash: hash)
@@ -126,7 +152,7 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
     public func hasAccount(_ name: String) -> Bool { config?.account(named: name) != nil }
 
     /// Checks the labels against `api.labels` and the fields against the vendor's schema, then tracks the task durably.
-    public func register(_ key: TaskKey, fields: [String: String], labels: [String: String]) throws(RegistryError)
+    public func register(_ key: TaskKey, fields: [String: String], labels: [String: String]) async throws(RegistryError)
         -> (isNew: Bool, task: TaskView) {
         guard let config, let account = config.account(named: key.account) else {
             throw .notFound("no account named \"\(ExternalText.excerpt(key.account))\"")
@@ -146,6 +172,7 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
             throw .invalid(problem.key.map { "\(ExternalText.excerpt($0)): \(problem.message)" } ?? problem.message)
         }
         let spec = TaskSpec(account: key.account, id: key.taskID, fields: validation.fields, labels: labels)
+        if let shared { return try await registerShared(spec, vendor: account.vendor, store: shared.store) }
         let isNew: Bool
         do {
             isNew = try engine.track(spec, source: .api, durable: true)
@@ -160,7 +187,34 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
         return (isNew, task.view)
     }
 
-    public func unregister(_ key: TaskKey) -> Bool {
+    /// HA: written to the shared store by this replica whatever the task's shard; the owner (maybe this replica)
+    /// applies it at once here, or within a second through `NOTIFY`.
+    private func registerShared(_ spec: TaskSpec, vendor: Vendor, store: PostgresTaskStore) async throws(RegistryError)
+        -> (isNew: Bool, task: TaskView) {
+        let row: StoredTask
+        do {
+            row = try await store.register(TaskRegistration(key: spec.key, vendor: vendor.rawValue, source: TaskSource.api.rawValue,
+                                                            fields: spec.fields, labels: spec.labels))
+        } catch {
+            throw .unavailable("\(error)")
+        }
+        engine.applyShared(row)
+        guard let view = tracker.task(spec.key)?.view ?? TrackedTask(row: row)?.view else { throw .unavailable("the stored task cannot be read") }
+        return (row.registrationVersion == 1, view)
+    }
+
+    public func unregister(_ key: TaskKey) async throws(RegistryError) -> Bool {
+        if let shared {
+            let row: StoredTask?
+            do {
+                row = try await shared.store.unregister(key, source: TaskSource.api.rawValue)
+            } catch {
+                throw .unavailable("\(error)")
+            }
+            guard let row else { return false }
+            engine.applyShared(row)
+            return true
+        }
         guard tracker.task(key)?.sources.contains(.api) == true else { return false }
         engine.untrack(key, source: .api)
         return true

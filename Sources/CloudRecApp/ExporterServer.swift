@@ -5,6 +5,7 @@ import CloudRecHTTP
 import CloudRecMetrics
 import CloudRecPolling
 import CloudRecStorage
+import Foundation
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
@@ -31,8 +32,38 @@ public struct ServeOptions: Sendable {
     public var shard = ShardSelector.unsharded
     /// `--web.read-header-timeout`, `--web.read-timeout`, `--web.idle-timeout`, `--web.max-connections`.
     public var connectionLimits = ConnectionLimits()
+    /// `--storage.url` and `--ha.*`: the shared PostgreSQL store and leased shards; nil keeps the SQLite mode.
+    public var highAvailability: HighAvailability?
 
     public init() {}
+
+    public struct HighAvailability: Sendable {
+        public var location: PostgresLocation
+        public var replicaID: String
+        public var leaseSeconds: Double
+        public var resyncSeconds: Double
+
+        /// `--ha.lease-duration`: long enough for a renewal round trip and the fencing margin; at most 10 minutes.
+        public static let leaseRange = 3.0...600.0
+        /// `--ha.resync-interval`.
+        public static let resyncRange = 1.0...3600.0
+        /// How long start-up waits for the database before giving up.
+        public static let startupTimeout = 60.0
+
+        public init(location: PostgresLocation, replicaID: String, leaseSeconds: Double, resyncSeconds: Double) {
+            self.location = location
+            self.replicaID = replicaID
+            self.leaseSeconds = leaseSeconds
+            self.resyncSeconds = resyncSeconds
+        }
+
+        public static func seconds(_ text: String, flag: String, range: ClosedRange<Double>) throws -> Double {
+            guard let value = DurationParser.seconds(text), range.contains(value) else {
+                throw ExporterStartupError("\(flag) must be a duration \(ConfigRanges.describe(duration: range)) (got \"\(ExternalText.excerpt(text))\")")
+            }
+            return value
+        }
+    }
 }
 
 /// The exporter as `build` assembles it: the app and every service that runs it, and the HTTP client that must be shut
@@ -94,9 +125,22 @@ public enum ExporterServer {
         async throws -> BuiltExporter {
         var services: [any Service] = []
         var store: SQLiteTaskStore?
-        var restored: [TrackedTask] = []
+        var restored: [StoredTask] = []
         var retired: [TaskKey: Double] = [:]
-        if let given = embedding.store {
+        var shared: PostgresTaskStore?
+        if let ha = options.highAvailability {
+            // The schema is migrated when the store's service starts (`PostgresTaskStore.run`), retried until the
+            // database answers: a replica may start before its database.
+            let opened: PostgresTaskStore
+            do {
+                opened = try PostgresTaskStore(location: ha.location, replicaID: ha.replicaID, logger: logger)
+            } catch {
+                throw ExporterStartupError("task database: \(error)")
+            }
+            logger.info("shared task database configured", metadata: ["url": .string(ha.location.redacted), "replica": .string(ha.replicaID)])
+            shared = opened
+            services.append(opened)
+        } else if let given = embedding.store {
             do {
                 restored = try given.loadAll()
                 retired = try given.loadRetired()
@@ -121,7 +165,7 @@ public enum ExporterServer {
             timeout: .init(connect: .seconds(5)), connectionPool: .init(idleTimeout: .seconds(60))))
         do {
             let app = try wire(options: options, embedding: embedding, logger: logger, httpClient: httpClient, store: store,
-                               restored: restored, retired: retired, services: &services)
+                               shared: shared, restored: restored, retired: retired, services: &services)
             return BuiltExporter(app: app, services: services, httpClient: httpClient)
         } catch {
             try? await httpClient.shutdown()
@@ -130,12 +174,17 @@ public enum ExporterServer {
     }
 
     private static func wire(options: ServeOptions, embedding: ExporterEmbedding, logger: Logger, httpClient: HTTPClient,
-                             store: SQLiteTaskStore?, restored: [TrackedTask], retired: [TaskKey: Double],
+                             store: SQLiteTaskStore?, shared: PostgresTaskStore?, restored: [StoredTask], retired: [TaskKey: Double],
                              services: inout [any Service]) throws -> ExporterApp {
         let app: ExporterApp
         let transport = AsyncHTTPClientTransport(client: httpClient)
+        var highAvailability: (store: PostgresTaskStore, settings: ShardLeaseKeeper.Settings)?
+        if let shared, let ha = options.highAvailability {
+            highAvailability = (shared, ShardLeaseKeeper.Settings(leaseSeconds: ha.leaseSeconds, resyncSeconds: ha.resyncSeconds))
+        }
         if let source = embedding.configSource {
-            app = ExporterApp(source: source, transport: transport, logger: logger, persistence: store, shard: options.shard)
+            app = ExporterApp(source: source, transport: transport, logger: logger, persistence: store, shard: options.shard,
+                              highAvailability: highAvailability)
             do {
                 try app.start(restoring: restored, retired: retired)
             } catch {
@@ -146,7 +195,7 @@ public enum ExporterServer {
             services += demo.hosts
             // The simulators start with the service group; the config needs their ports.
             let demoApp = ExporterApp(source: .fixed(ExporterConfig()), transport: transport, logger: logger, persistence: store,
-                                      shard: options.shard)
+                                      shard: options.shard, highAvailability: highAvailability)
             app = demoApp
             services.append(DemoBootstrap(demo: demo, app: demoApp, logger: logger))
             services.append(demo.driver(engine: demoApp.engine))
@@ -155,7 +204,7 @@ public enum ExporterServer {
                 throw ExporterStartupError("--config.file is required (or use --demo)")
             }
             app = ExporterApp(source: .file(configFile), transport: transport, logger: logger, persistence: store,
-                              shard: options.shard)
+                              shard: options.shard, highAvailability: highAvailability)
             do {
                 try app.start(restoring: restored, retired: retired)
             } catch {
@@ -192,6 +241,7 @@ public enum ExporterServer {
             },
             logger: logger)
         services += [app.engine, app.taskFiles, SignalReloader(app: app), application] as [any Service]
+        if let leases = app.shared?.leases { services.append(leases) }
         return app
     }
 }

@@ -10,9 +10,9 @@ public protocol TaskRegistry: Sendable {
     var apiAccess: APIAccess? { get }
     func hasAccount(_ name: String) -> Bool
     /// Validates and tracks; durable when it returns. Returns whether the task is new and its current state.
-    func register(_ key: TaskKey, fields: [String: String], labels: [String: String]) throws(RegistryError) -> (isNew: Bool, task: TaskView)
+    func register(_ key: TaskKey, fields: [String: String], labels: [String: String]) async throws(RegistryError) -> (isNew: Bool, task: TaskView)
     /// Stops tracking a task registered through the API. Returns false when the API had not registered it.
-    func unregister(_ key: TaskKey) -> Bool
+    func unregister(_ key: TaskKey) async throws(RegistryError) -> Bool
     func tasks() -> [TaskView]
     func task(_ key: TaskKey) -> TaskView?
 }
@@ -41,14 +41,14 @@ public enum TaskAPI {
                 var request = request
                 let body = try await readBody(&request, limit: api.maxBodyBytes)
                 let (fields, labels) = try parseRegistration(body)
-                let (isNew, task) = try registry.register(key, fields: fields, labels: labels)
+                let (isNew, task) = try await registry.register(key, fields: fields, labels: labels)
                 return json(isNew ? .created : .ok, view(task))
             }
         }
         group.delete("/tasks/:account/:task_id") { request, context in
             await guarded(request, registry) { _ in
                 let key = try taskKey(context)
-                guard registry.unregister(key) else { throw APIError(.notFound, "task \(key) was not registered through the API") }
+                guard try await registry.unregister(key) else { throw APIError(.notFound, "task \(key) was not registered through the API") }
                 return Response(status: .noContent)
             }
         }

@@ -58,6 +58,8 @@ public final class AccountPoller: Sendable {
     public let account: AccountSpec
     public let client: any VendorClient
     public let budget: RequestBudget
+    /// Discovery tracks only the tasks this replica owns, and a replica that owns none (an HA standby) lists nothing.
+    private let ownership: ShardOwnership
     private let schedule = Mutex(Schedule())
     private let stopped = Atomic<Bool>(false)
     private let running = Atomic<Bool>(false)
@@ -71,7 +73,8 @@ public final class AccountPoller: Sendable {
 
     public init(account: AccountSpec, client: any VendorClient, tracker: TaskTracker, metrics: ExporterMetrics,
                 transport: any VendorTransport, concurrencyLimit: Int = 32, settings: @escaping @Sendable () -> PollingSettings,
-                logger: Logger, budgetShare: Double = 1) {
+                logger: Logger, budgetShare: Double = 1, ownership: ShardOwnership = ShardOwnership(.unsharded)) {
+        self.ownership = ownership
         self.account = account
         self.client = client
         // With sharding, every replica polls its share of the account's tasks within its share of rate_limit.
@@ -266,6 +269,10 @@ public final class AccountPoller: Sendable {
         while !isStopped, !Task.isCancelled {
             let roundStart = Date()
             var complete = true
+            if ownership.share == 0 {
+                try? await Task.sleep(for: .seconds(min(account.discoverInterval, 5)))
+                continue
+            }
             queries: for query in lister.queries(now: roundStart, since: since) {
                 var page = 1
                 // A bound on pages per query, so a misbehaving list cannot spin.
@@ -290,6 +297,7 @@ public final class AccountPoller: Sendable {
                     }
                     for task in listed.tasks {
                         let spec = TaskSpec(account: account.name, id: task.id, fields: task.fields)
+                        guard ownership.keeps(spec.key) else { continue }
                         if (try? tracker.track(spec, vendor: account.vendor, source: .discovery)) == true {
                             logger.info("task discovered", metadata: ["task_id": .string(task.id)])
                             pollSoon(spec.key, now: finished)

@@ -17,12 +17,16 @@ public final class CallbackIntake: Sendable {
         help: "Vendor recording callbacks received, by the vendor's event and the result (accepted, rejected_signature, rejected_replay, malformed, unknown_account, not_configured, error).",
         labelNames: ["vendor", "account", "event", "result"])
     private let engine: PollingEngine
+    /// HA: records a task a start callback announced when another replica owns it (set by the app).
+    public let handOff: (@Sendable (TaskSpec, Vendor) -> Void)?
     private let logger: Logger
     private let clock: @Sendable () -> Double
     private let guards = Mutex<[String: CallbackReplayGuard]>([:])
 
-    public init(engine: PollingEngine, logger: Logger, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+    public init(engine: PollingEngine, logger: Logger, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
+                handOff: (@Sendable (TaskSpec, Vendor) -> Void)? = nil) {
         self.engine = engine
+        self.handOff = handOff
         self.logger = logger
         self.clock = clock
     }
@@ -92,6 +96,11 @@ public final class CallbackIntake: Sendable {
     func apply(_ decoded: DecodedCallback, account: AccountSpec, now: Double) throws {
         for event in decoded.events {
             let key = TaskKey(account: account.name, taskID: event.taskID)
+            if event.kind == .started, !engine.ownership.keeps(key) {
+                // HA: another replica polls it; the shared store tells that replica (`handOff`).
+                handOff?(TaskSpec(account: account.name, id: event.taskID), account.vendor)
+                continue
+            }
             if event.kind == .started {
                 if try engine.track(TaskSpec(account: account.name, id: event.taskID), source: .callback, durable: true) {
                     logger.info("tracking a task announced by a callback", metadata: [

@@ -1,6 +1,7 @@
 import CloudRecConfig
 import CloudRecCore
 import CloudRecMetrics
+import CloudRecStorage
 import CloudRecVendors
 import Foundation
 import Logging
@@ -21,12 +22,15 @@ public final class PollingEngine: Service, Sendable {
     private let global = Mutex(GlobalConfig())
     private let newPollers: AsyncStream<AccountPoller>
     private let newPollerSink: AsyncStream<AccountPoller>.Continuation
-    /// This replica's share of the tasks (`--shard`, `--total-shards`); other shards' tasks are never tracked.
-    public let shard: ShardSelector
+    /// This replica's share of the tasks (`--shard`/`--total-shards`, or leased shards in HA mode); other shards'
+    /// tasks are never tracked.
+    public let ownership: ShardOwnership
+    /// The config's tasks, for shards leased later (HA).
+    private let configTasks = Mutex<[TaskSpec]>([])
 
     public init(tracker: TaskTracker, metrics: ExporterMetrics, transport: any VendorTransport, logger: Logger,
-                shard: ShardSelector = .unsharded) {
-        self.shard = shard
+                ownership: ShardOwnership = ShardOwnership(.unsharded)) {
+        self.ownership = ownership
         self.tracker = tracker
         self.metrics = metrics
         self.transport = transport
@@ -67,7 +71,7 @@ public final class PollingEngine: Service, Sendable {
                 let poller = AccountPoller(account: account, client: VendorCatalog.makeClient(for: account), tracker: tracker,
                                            metrics: metrics, transport: transport, concurrencyLimit: concurrencyShare,
                                            settings: { [weak self] in self?.settings ?? PollingSettings() }, logger: logger,
-                                           budgetShare: 1 / Double(shard.totalShards))
+                                           budgetShare: ownership.share, ownership: ownership)
                 running[name] = poller
                 started.append(poller)
             }
@@ -91,7 +95,8 @@ public final class PollingEngine: Service, Sendable {
         for task in tracker.all where task.sources.contains(.config) && !configured.contains(task.key) {
             tracker.untrack(task.key, source: .config)
         }
-        for spec in config.tasks where shard.keeps(spec.key) {
+        configTasks.withLock { $0 = config.tasks }
+        for spec in config.tasks where ownership.keeps(spec.key) {
             guard let account = wanted[spec.account] else { continue }
             _ = try? tracker.track(spec, vendor: account.vendor, source: .config)
         }
@@ -111,7 +116,7 @@ public final class PollingEngine: Service, Sendable {
 
     private func trackLocked(_ spec: TaskSpec, source: TaskSource, durable: Bool) throws -> Bool {
         guard let poller = poller(for: spec.account) else { throw UnknownAccount(name: spec.account) }
-        guard shard.keeps(spec.key) else { throw OtherShard(task: spec.key, shard: shard) }
+        guard ownership.keeps(spec.key) else { throw OtherShard(task: spec.key) }
         let wasPolled = tracker.task(spec.key)?.needsPolling ?? false
         let isNew = try tracker.track(spec, vendor: poller.account.vendor, source: source, durable: durable)
         // A task a callback announced without the fields polling needs (Agora's resource_id) is polled once they come.
@@ -130,8 +135,67 @@ public final class PollingEngine: Service, Sendable {
 
     /// Call once before `apply` at start: tasks from the durable store, polled again when their account exists, and
     /// the finished tasks already forgotten (not counted again when named again).
-    public func restore(_ tasks: [TrackedTask], retired: [TaskKey: Double] = [:]) {
+    public func restore(_ tasks: [StoredTask], retired: [TaskKey: Double] = [:]) {
         tracker.restore(tasks, retired: retired)
+    }
+
+    // MARK: HA (leased shards)
+
+    /// Shards this replica just leased: their tasks as the store has them (what the previous owner counted stays
+    /// counted), and the config's tasks of those shards. Polling starts spread over one interval.
+    public func adopt(shards: Set<Int>, rows: [StoredTask], retired: [TaskKey: Double]) {
+        changes.withLock { _ in
+            ownership.add(shards)
+            let accounts = pollers.withLock { $0.mapValues(\.account.vendor) }
+            tracker.adopt(rows.filter { accounts[$0.key.account] != nil && shards.contains($0.shard) }, retired: retired)
+            for spec in configTasks.withLock({ $0 }) where shards.contains(StoredTask.shard(of: spec.key)) {
+                guard let vendor = accounts[spec.account] else { continue }
+                _ = try? tracker.track(spec, vendor: vendor, source: .config)
+            }
+            syncSchedules()
+        }
+    }
+
+    /// Shards this replica no longer holds: their tasks stop being polled and exported at once (their rows stay for
+    /// the next owner). Returns the tasks let go.
+    @discardableResult
+    public func release(shards: Set<Int>) -> [TaskKey] {
+        changes.withLock { _ in
+            ownership.remove(shards)
+            let keys = tracker.release { shards.contains(StoredTask.shard(of: $0)) }
+            for key in keys { poller(for: key.account)?.unschedule(key) }
+            return keys
+        }
+    }
+
+    /// Each account's request budget follows the share of shards held (`rate_limit × held / all`).
+    public func applyBudgetShare(now: Double = Date().timeIntervalSince1970) {
+        let share = max(ownership.share, 1e-6)
+        for poller in pollers.withLock({ Array($0.values) }) { poller.budget.setLimit(poller.account.rateLimit * share, now: now) }
+    }
+
+    /// A registration, deregistration or callback that any replica wrote: applied when this replica owns the task.
+    /// Returns whether the task is tracked here afterwards.
+    @discardableResult
+    public func applyShared(_ row: StoredTask) -> Bool {
+        changes.withLock { _ in
+            guard ownership.keeps(row.key), let poller = poller(for: row.key.account) else { return false }
+            let wasPolled = tracker.task(row.key)?.needsPolling ?? false
+            let (isNew, task) = tracker.applyShared(row, vendor: poller.account.vendor)
+            guard let task else {
+                poller.unschedule(row.key)
+                return false
+            }
+            if isNew || !wasPolled, task.needsPolling { poller.pollSoon(row.key, now: Date().timeIntervalSince1970) }
+            return true
+        }
+    }
+
+    /// The resync: rows of the shards held that are not tracked yet, and tracked tasks whose shared sources changed.
+    public func reconcile(rows: [StoredTask]) {
+        for row in rows where tracker.task(row.key) == nil || tracker.task(row.key)?.registrationVersion != row.registrationVersion {
+            applyShared(row)
+        }
     }
 
     private func syncSchedules() {
@@ -170,11 +234,14 @@ public final class PollingEngine: Service, Sendable {
 
     /// Scrape-time families computed from the engine's state.
     public func scrapeFamilies() -> [any ExposedFamily] {
-        let shardLabels = [String(shard.shard), String(shard.totalShards)]
-        return [
-            GaugeCallbackFamily(name: "cloudrec_shard_info",
+        var families: [any ExposedFamily] = []
+        if case let .fixed(shard) = ownership.mode {
+            let shardLabels = [String(shard.shard), String(shard.totalShards)]
+            families.append(GaugeCallbackFamily(name: "cloudrec_shard_info",
                                 help: "This replica's shard of the tasks (--shard, --total-shards); always 1. Unsharded replicas report shard 0 of 1.",
-                                labelNames: ["shard", "total_shards"]) { [(shardLabels, 1)] },
+                                labelNames: ["shard", "total_shards"]) { [(shardLabels, 1)] })
+        }
+        return families + [
             // Counted from the scrape's own snapshot of the task series, so the two always agree.
             GaugeSnapshotFamily(name: "cloudrec_tasks", help: "Number of tracked recording tasks by common status.",
                                 labelNames: ["vendor", "account", "status"]) { [weak self] snapshot in
@@ -217,10 +284,6 @@ public struct UnknownAccount: Error, CustomStringConvertible {
 /// A task another replica polls (`--shard` / `--total-shards`): this one neither tracks nor exports it.
 public struct OtherShard: Error, CustomStringConvertible {
     public var task: TaskKey
-    public var shard: ShardSelector
-    public init(task: TaskKey, shard: ShardSelector) {
-        self.task = task
-        self.shard = shard
-    }
-    public var description: String { "task \(task) belongs to another shard than this replica's (\(shard))" }
+    public init(task: TaskKey) { self.task = task }
+    public var description: String { "task \(task) belongs to another replica's shard" }
 }

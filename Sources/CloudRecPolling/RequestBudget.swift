@@ -148,6 +148,21 @@ public final class RequestBudget: Sendable {
     public init(limit: Double, maxRefusalPause: Double = 15) { state = Mutex(State(limit: limit, maxRefusalPause: maxRefusalPause)) }
 
     public var limit: Double { state.withLock { $0.limit } }
+
+    /// Changes the limit (HA: this replica's share of `rate_limit` follows the shards it holds). The planned rate and
+    /// the window scale with it, backoff included; a lower limit applies to the very next send, and the window
+    /// guard keeps counting the sends already made, so lowering never lets a burst through.
+    public func setLimit(_ limit: Double, now: Double) {
+        state.withLock { s in
+            guard limit != s.limit, limit > 0 else { return }
+            let factor = limit / s.limit
+            s.limit = limit
+            s.rate = min(limit * Self.safetyMargin, max(s.rate * factor, limit * Self.minimumFactor))
+            s.windowCount = Self.windowCount(forRate: s.rate)
+            // A slot planned far ahead at a tiny rate (a standby replica) must not delay the new rate.
+            s.nextSlot = min(s.nextSlot, now + 1 / s.rate)
+        }
+    }
     public var currentRate: Double { state.withLock { $0.rate } }
     public var throttleCount: Int { state.withLock { $0.throttles } }
 

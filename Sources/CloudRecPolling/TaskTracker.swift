@@ -1,5 +1,6 @@
 import CloudRecCore
 import CloudRecMetrics
+import CloudRecStorage
 import Foundation
 import Synchronization
 
@@ -39,6 +40,8 @@ public struct TrackedTask: Sendable, Codable {
     public var registeredAt: Double = 0
     /// What verified vendor callbacks said (CallbackEvidence.swift), merged with the polled state.
     public var callback: CallbackEvidence?
+    /// The store row's registration version as last read (`StoredTask.registrationVersion`); not in the state document.
+    public var registrationVersion: Int64 = 0
 
     enum CodingKeys: String, CodingKey {
         case spec, vendor, sources, status, vendorStatus, observation, lastSuccess, lastPoll, notFoundSince, endedAt, registeredAt
@@ -121,33 +124,12 @@ public struct TrackedTask: Sendable, Codable {
     }
 }
 
-/// Durable storage of tracked tasks (the SQLite store in CloudRecStorage). `saveNow` must be durable when it
-/// returns (registrations are acknowledged only after it); `saveLater` may batch (poll results).
-public protocol TaskPersistence: Sendable {
-    func saveNow(_ tasks: [TrackedTask]) throws
-    func saveLater(_ task: TrackedTask)
-    func delete(_ keys: [TaskKey]) throws
-    func loadAll() throws -> [TrackedTask]
-    /// Remembers finished tasks that were forgotten (RetiredTasks.swift), so their events are not counted again
-    /// after a restart; entries ended before `forgetBefore` are dropped. None by default.
-    func retire(_ tasks: [TaskKey: Double], forgetBefore: Double) throws
-    func loadRetired() throws -> [TaskKey: Double]
-    /// The store's health metrics, exported with the exporter's own (none by default).
-    var metricFamilies: [any ExposedFamily] { get }
-}
-
-extension TaskPersistence {
-    public var metricFamilies: [any ExposedFamily] { [] }
-    public func retire(_ tasks: [TaskKey: Double], forgetBefore: Double) throws {}
-    public func loadRetired() throws -> [TaskKey: Double] { [:] }
-}
-
 /// All tracked tasks and their exported series. Thread-safe; the pollers, the reload path, the registration API,
 /// discovery and callbacks all go through it.
 public final class TaskTracker: Sendable {
     private let tasks = Mutex<[TaskKey: TrackedTask]>([:])
     public let store: TaskSeriesStore
-    private let persistence: (any TaskPersistence)?
+    private let persistence: (any TaskStore)?
     /// Counters that outlive tasks; every event is counted here exactly once (CountedEvents.swift).
     public let counters: FleetCounters
     /// Finished tasks already forgotten, with their end time (only taken with the task lock held).
@@ -157,7 +139,7 @@ public final class TaskTracker: Sendable {
     /// Which tasks get per-task series (`global.task_series`, `max_task_series`).
     private let policy = Mutex(SeriesPolicy())
 
-    public init(store: TaskSeriesStore, persistence: (any TaskPersistence)? = nil, counters: FleetCounters = FleetCounters()) {
+    public init(store: TaskSeriesStore, persistence: (any TaskStore)? = nil, counters: FleetCounters = FleetCounters()) {
         self.store = store
         self.persistence = persistence
         self.counters = counters
@@ -166,16 +148,69 @@ public final class TaskTracker: Sendable {
     /// Re-creates tasks from the durable store at start: their last state is exported again, and finished tasks
     /// keep their end time, so they expire on schedule instead of being announced as new. What they did before is
     /// marked counted without being counted: the counters restarted with the process and must not replay the past.
-    public func restore(_ restored: [TrackedTask], retired forgotten: [TaskKey: Double] = [:]) {
+    public func restore(_ restored: [StoredTask], retired forgotten: [TaskKey: Double] = [:]) {
         tasks.withLock { all in
             retired.withLock { $0.insert(forgotten) }
             let now = Date().timeIntervalSince1970
-            for var task in restored {
+            for row in restored {
+                guard var task = TrackedTask(row: row) else { continue }
                 _ = task.countNew()
                 all[task.key] = task
                 show(task, now: now)
             }
         }
+    }
+
+    /// HA: takes over tasks of shards this replica just leased, as `restore` does at start (what the previous owner
+    /// counted stays counted). Tasks already tracked keep their state. Returns the keys taken over.
+    @discardableResult
+    public func adopt(_ rows: [StoredTask], retired forgotten: [TaskKey: Double] = [:]) -> [TaskKey] {
+        tasks.withLock { all in
+            retired.withLock { $0.insert(forgotten) }
+            let now = Date().timeIntervalSince1970
+            var adopted: [TaskKey] = []
+            for row in rows where all[row.key] == nil {
+                guard var task = TrackedTask(row: row), !task.sources.isEmpty else { continue }
+                _ = task.countNew()
+                all[task.key] = task
+                show(task, now: now)
+                adopted.append(task.key)
+            }
+            return adopted
+        }
+    }
+
+    /// HA: forgets the tasks another replica now owns: their series go, their rows stay (the new owner reads them).
+    public func release(where leaving: (TaskKey) -> Bool) -> [TaskKey] {
+        tasks.withLock { all in
+            let keys = all.keys.filter(leaving)
+            for key in keys {
+                all.removeValue(forKey: key)
+                store.remove(key)
+            }
+            return keys
+        }
+    }
+
+    /// HA: makes a task's shared sources (`api`, `callback`), fields and labels match its row, as written by any
+    /// replica. Returns the task when it is tracked afterwards, and whether it was new.
+    public func applyShared(_ row: StoredTask, vendor: Vendor) -> (isNew: Bool, task: TrackedTask?) {
+        let shared = Set(row.sharedSources.compactMap(TaskSource.init(rawValue:)))
+        let spec = TaskSpec(account: row.key.account, id: row.key.taskID, fields: row.fields, labels: row.labels)
+        // The version first: a task left without sources below is deleted at the version just read.
+        tasks.withLock { all in
+            guard var task = all[row.key] else { return }
+            task.registrationVersion = row.registrationVersion
+            all[row.key] = task
+        }
+        var isNew = false
+        for source in shared { isNew = ((try? track(spec, vendor: vendor, source: source)) ?? false) || isNew }
+        if isNew { tasks.withLock { all in all[row.key]?.registrationVersion = row.registrationVersion } }
+        let current = task(row.key)?.sources ?? []
+        for source in current where StoredTask.sharedSourceNames.contains(source.rawValue) && !shared.contains(source) {
+            untrack(row.key, source: source)
+        }
+        return (isNew, task(row.key))
     }
 
     // Series and durable rows are changed while the task lock is held, so they follow the tasks in the same order:
@@ -223,15 +258,15 @@ public final class TaskTracker: Sendable {
         // A status change (above all an end) and anything newly counted are saved at once, so a crash cannot make a
         // finished task look new or count an event twice; routine refreshes (last success time, file growth) are
         // written behind in batches.
-        if statusChanged, (try? persistence?.saveNow([task])) != nil { return }
-        persistence?.saveLater(task)
+        if statusChanged, (try? persistence?.saveNow([task.row])) != nil { return }
+        persistence?.saveLater(task.row)
     }
 
     /// Forgets tasks' series and rows; finished ones are remembered as retired. Called with the task lock held.
     private func unpublish(_ removed: [TrackedTask]) {
         guard !removed.isEmpty else { return }
         for task in removed { store.remove(task.key) }
-        try? persistence?.delete(removed.map(\.key))
+        try? persistence?.delete(removed.map(\.storedVersion))
         var ended: [TaskKey: Double] = [:]
         for task in removed { if let endedAt = task.endedAt { ended[task.key] = endedAt } }
         guard !ended.isEmpty else { return }
@@ -273,7 +308,7 @@ public final class TaskTracker: Sendable {
             task.spec.labels.merge(spec.labels) { _, new in new }
             let changed = isNew || before.0 != task.sources || before.1 != task.spec.fields || before.2 != task.spec.labels
             if changed, durable, let persistence {
-                do { try persistence.saveNow([task]) } catch {
+                do { try persistence.saveNow([task.row]) } catch {
                     failure = error
                     return
                 }
@@ -282,7 +317,7 @@ public final class TaskTracker: Sendable {
             result = (isNew, task, changed)
             if changed {
                 show(task, now: Date().timeIntervalSince1970)
-                if !durable { persistence?.saveLater(task) }
+                if !durable { persistence?.saveLater(task.row) }
             }
             if isNew, task.counted?.closed != true { counters.countStart(vendor: vendor, account: spec.account, source: source) }
         }
@@ -300,7 +335,7 @@ public final class TaskTracker: Sendable {
                 unpublish([task])
             } else {
                 all[key] = task
-                persistence?.saveLater(task)
+                persistence?.saveLater(task.row)
             }
         }
     }

@@ -3,6 +3,7 @@ import CloudRecApp
 import CloudRecConfig
 import CloudRecCore
 import CloudRecHTTP
+import CloudRecStorage
 import Foundation
 import Logging
 
@@ -70,6 +71,21 @@ struct Serve: AsyncParsableCommand {
 
     @Option(name: .customLong("storage.path"), help: "SQLite file for registered tasks and their last known state (the demo keeps state in memory unless this is given).")
     var storagePath: String?
+    @Option(name: .customLong("storage.url"), help: "PostgreSQL database shared by replicas (HA): postgres://user@host:5432/db?sslmode=verify-full|require|disable. Replaces --storage.path and --shard.")
+    var storageURL: String?
+
+    @Option(name: .customLong("storage.password-file"), help: "File holding the PostgreSQL password (else CLOUDREC_STORAGE_PASSWORD).")
+    var storagePasswordFile: String?
+
+    @Option(name: .customLong("ha.replica-id"), help: "This replica's name in the shard lease table (default: host name and process id).")
+    var replicaID: String?
+
+    @Option(name: .customLong("ha.lease-duration"), help: "How long a shard lease lasts without renewal: a dead replica's tasks are polled again after at most this plus one poll interval.")
+    var leaseDuration: String = "15s"
+
+    @Option(name: .customLong("ha.resync-interval"), help: "How often the held shards' tasks are reloaded from the database (a lost notification costs at most this).")
+    var resyncInterval: String = "30s"
+
     @Option(name: .customLong("shard"), help: "This replica's shard, 0-based (kube-state-metrics style sharding; with --total-shards).")
     var shard: Int = 0
 
@@ -106,6 +122,39 @@ struct Serve: AsyncParsableCommand {
         guard ShardSelector(shard: shard, totalShards: totalShards) != nil else {
             throw ValidationError("--shard must be between 0 and --total-shards - 1 = \(totalShards - 1) (got \(shard))")
         }
+        if storageURL != nil {
+            guard storagePath == nil, totalShards == 1 else {
+                throw ValidationError("--storage.url (shared PostgreSQL, leased shards) cannot be combined with --storage.path or --shard/--total-shards")
+            }
+            _ = try highAvailability()
+        }
+    }
+
+    /// The shared store's settings; every number checked against ServeOptions.HighAvailability's ranges.
+    func highAvailability() throws -> ServeOptions.HighAvailability? {
+        guard let storageURL else { return nil }
+        do {
+            var location = try PostgresLocation.parse(storageURL)
+            if let storagePasswordFile {
+                guard let text = try? String(contentsOfFile: storagePasswordFile, encoding: .utf8) else {
+                    throw ValidationError("--storage.password-file: cannot read \(storagePasswordFile)")
+                }
+                location.password = Secret(text.trimmingCharacters(in: .newlines))
+            } else if let password = ProcessInfo.processInfo.environment["CLOUDREC_STORAGE_PASSWORD"] {
+                location.password = Secret(password)
+            }
+            let lease = try ServeOptions.HighAvailability.seconds(leaseDuration, flag: "--ha.lease-duration", range: ServeOptions.HighAvailability.leaseRange)
+            let resync = try ServeOptions.HighAvailability.seconds(resyncInterval, flag: "--ha.resync-interval", range: ServeOptions.HighAvailability.resyncRange)
+            let id = replicaID ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+            guard ExternalText.isPrintable(id, lengths: 1...128) else {
+                throw ValidationError("--ha.replica-id must be 1 to 128 printable characters")
+            }
+            return ServeOptions.HighAvailability(location: location, replicaID: id, leaseSeconds: lease, resyncSeconds: resync)
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            throw ValidationError("\(error)")
+        }
     }
 
     func connectionLimits() throws -> ConnectionLimits {
@@ -134,7 +183,8 @@ struct Serve: AsyncParsableCommand {
         options.webConfigFile = webConfigFile
         options.demoPollInterval = DurationParser.seconds(demoPollInterval) ?? 5
         options.demoTaskSeries = TaskSeriesMode(rawValue: demoTaskSeries) ?? .all
-        options.storagePath = storagePath ?? (demo ? nil : "./data/cloudrec.db")
+        options.highAvailability = try highAvailability()
+        options.storagePath = options.highAvailability != nil ? nil : storagePath ?? (demo ? nil : "./data/cloudrec.db")
         options.shard = ShardSelector(shard: shard, totalShards: totalShards) ?? .unsharded
         options.connectionLimits = try connectionLimits()
         do {

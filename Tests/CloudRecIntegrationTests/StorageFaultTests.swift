@@ -90,7 +90,7 @@ struct StorageFaultTests {
                 let m = try await harness.metrics()
                 return m.value("cloudrec_storage_writable", [:]) == 1 && m.value("cloudrec_storage_pending_writes", [:]) == 0
             }
-            let stored = try store.loadAll()
+            let stored = try store.loadAll().compactMap(TrackedTask.init(row:))
             #expect(stored.first { $0.spec.id == "ending" }?.status == .completed, "the state changed during the fault reached the database")
             #expect(stored.first { $0.spec.id == "steady" }?.lastSuccess != nil)
             #expect(try await register("during", bigLabels).status == 201)
@@ -105,7 +105,7 @@ struct StorageFaultTests {
         if fault == .readOnly { #expect(failing.count == 1, "one line per transition, not per retry: \(logs.lines)") }
 
         // Everything acknowledged survives a reopen of the database.
-        let reopened = try SQLiteTaskStore(path: path, logger: logs.logger).loadAll()
+        let reopened = try SQLiteTaskStore(path: path, logger: logs.logger).loadAll().compactMap(TrackedTask.init(row:))
         #expect(Set(reopened.map(\.spec.id)) == ["steady", "ending", "during", "after"], "removed during the fault: before")
         #expect(reopened.first { $0.spec.id == "during" }?.spec.labels.count == Self.labelNames.count)
         #expect(reopened.first { $0.spec.id == "ending" }?.status == .completed)

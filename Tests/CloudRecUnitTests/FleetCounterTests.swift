@@ -1,44 +1,47 @@
 import CloudRecCore
 import CloudRecMetrics
 @testable import CloudRecPolling
+import CloudRecStorage
 import Foundation
 import Synchronization
 import Testing
 
-/// A durable store kept in memory as JSON rows, like the SQLite one: `saveNow` is on "disk" at once, `saveLater`
-/// only after `flush()`, and `crash()` loses what was not flushed.
-final class MemoryPersistence: TaskPersistence, @unchecked Sendable {
+/// A durable store kept in memory, like the SQLite one: `saveNow` is on "disk" at once, `saveLater` only after
+/// `flush()`, and `crash()` loses what was not flushed.
+final class MemoryPersistence: TaskStore, @unchecked Sendable {
     private struct State {
-        var rows: [TaskKey: Data] = [:]
-        var pending: [TaskKey: TrackedTask] = [:]
+        var rows: [TaskKey: StoredTask] = [:]
+        var pending: [TaskKey: StoredTask] = [:]
         var retired: [TaskKey: Double] = [:]
     }
     private let state = Mutex(State())
 
-    func saveNow(_ tasks: [TrackedTask]) throws {
-        let rows = try tasks.map { ($0.key, try JSONEncoder().encode($0)) }
+    func saveNow(_ rows: [StoredTask]) throws {
         state.withLock { state in
-            for (key, row) in rows {
-                state.rows[key] = row
-                state.pending.removeValue(forKey: key)
+            for row in rows {
+                state.rows[row.key] = row
+                state.pending.removeValue(forKey: row.key)
             }
         }
     }
 
-    func saveLater(_ task: TrackedTask) { state.withLock { $0.pending[task.key] = task } }
+    func saveLater(_ row: StoredTask) { state.withLock { $0.pending[row.key] = row } }
 
-    func delete(_ keys: [TaskKey]) throws {
+    func delete(_ rows: [StoredTaskVersion]) throws {
         state.withLock { state in
-            for key in keys {
-                state.rows.removeValue(forKey: key)
-                state.pending.removeValue(forKey: key)
+            for row in rows {
+                state.rows.removeValue(forKey: row.key)
+                state.pending.removeValue(forKey: row.key)
             }
         }
     }
 
-    func loadAll() throws -> [TrackedTask] {
-        try state.withLock { state in try state.rows.values.map { try JSONDecoder().decode(TrackedTask.self, from: $0) } }
-    }
+    func loadAll() throws -> [StoredTask] { state.withLock { Array($0.rows.values) } }
+    func load(shards: Set<Int>) throws -> [StoredTask] { try loadAll().filter { shards.contains($0.shard) } }
+    func load(_ key: TaskKey) throws -> StoredTask? { state.withLock { $0.rows[key] } }
+    func register(_ registration: TaskRegistration) throws -> StoredTask { throw StorageError("not used by these tests") }
+    func unregister(_ key: TaskKey, source: String) throws -> StoredTask? { throw StorageError("not used by these tests") }
+    var metricFamilies: [any ExposedFamily] { [] }
 
     func retire(_ tasks: [TaskKey: Double], forgetBefore: Double) throws {
         state.withLock { state in
@@ -233,7 +236,7 @@ struct FleetCounterTests {
         old.endedAt = 1
         old.observation = TaskObservation(vendorStatus: "4", status: .failed, files: [file("a", .failed)], reportsUploadStates: true)
         #expect(old.counted == nil)
-        tracker.restore([old])
+        tracker.restore([old.row])
         tracker.record(spec.key, result: polled(.failed, files: [file("a", .failed)]), now: 2, notFoundGrace: 0)
         #expect(tracker.finishedTotal == 0)
         #expect(tracker.files(.failed) == 0)

@@ -31,7 +31,7 @@ struct ShardEngineTests {
         logger.logLevel = .critical
         let simulator = AgoraSimulator(book: SimTaskBook(clock: SimClock()), appID: "x", customerID: "c", customerSecret: "s")
         return PollingEngine(tracker: TaskTracker(store: TaskSeriesStore()), metrics: ExporterMetrics(version: "", revision: ""),
-                             transport: CountingSimulatorTransport(simulator: simulator), logger: logger, shard: shard)
+                             transport: CountingSimulatorTransport(simulator: simulator), logger: logger, ownership: ShardOwnership(shard))
     }
 
     @Test("each replica tracks exactly its shard's tasks; together they track every task once")

@@ -1,6 +1,7 @@
 import CloudRecCore
 import CloudRecMetrics
 @testable import CloudRecPolling
+import CloudRecStorage
 import Foundation
 import Testing
 
@@ -92,7 +93,7 @@ struct StallTests {
         #expect(saved.progress?.since == 0)
         let next = TaskTracker(store: TaskSeriesStore())
         next.setStallAfter(900)
-        next.restore([saved])
+        next.restore([saved.row])
         let task = try #require(next.record(spec.key, result: running(bytes: 1), now: 2001, notFoundGrace: 0))
         #expect(task.stalled == true)
     }
