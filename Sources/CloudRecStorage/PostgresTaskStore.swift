@@ -37,6 +37,8 @@ public final class PostgresTaskStore: TaskStore, Service, Sendable {
     public let changes: AsyncStream<TaskKey>
     private let reachable = Atomic<Bool>(false)
     private let prepared = Atomic<Bool>(false)
+    private let writerRunning = Atomic<Bool>(false)
+    private let flushWaiters = Mutex<[CheckedContinuation<Bool, Never>]>([])
     private let listening = Atomic<Bool>(false)
 
     public static let channel = "cloudrec_tasks"
@@ -202,9 +204,11 @@ public final class PostgresTaskStore: TaskStore, Service, Sendable {
         }
     }
 
-    /// Woken by saveNow/delete, and once a second by the ticker for the write-behind batch; wake-ups that come while
-    /// a batch is written collapse into one (the stream keeps the newest only).
+    /// Woken by saveNow/delete, `flush`, and once a second by the ticker for the write-behind batch; wake-ups that
+    /// come while a batch is written collapse into one (the stream keeps the newest only). One writer, so batches
+    /// never overlap and a later state is never overwritten by an earlier one.
     private func writerLoop() async {
+        writerRunning.store(true, ordering: .releasing)
         await withDiscardingTaskGroup { group in
             group.addTask {
                 while !Task.isCancelled {
@@ -213,14 +217,44 @@ public final class PostgresTaskStore: TaskStore, Service, Sendable {
                 }
             }
             for await _ in wakes {
+                let waiting = flushWaiters.withLock { waiters in
+                    defer { waiters = [] }
+                    return waiters
+                }
+                await writeBatch()
+                for waiter in waiting { waiter.resume(returning: true) }
                 if Task.isCancelled { break }
-                await flush()
             }
             group.cancelAll()
         }
+        let left = flushWaiters.withLock { waiters in
+            // Under the waiters' lock: a flush either sees the writer running and is resumed here, or writes itself.
+            writerRunning.store(false, ordering: .releasing)
+            defer { waiters = [] }
+            return waiters
+        }
+        for waiter in left { waiter.resume(returning: true) }
     }
 
+    /// Returns once everything queued before the call was written (or the attempt failed and it stays queued).
     public func flush() async {
+        guard writerRunning.load(ordering: .acquiring) else {
+            await writeBatch()
+            return
+        }
+        let queued = await withCheckedContinuation { (waiter: CheckedContinuation<Bool, Never>) in
+            let accepted = flushWaiters.withLock { waiters -> Bool in
+                guard writerRunning.load(ordering: .acquiring) else { return false }
+                waiters.append(waiter)
+                return true
+            }
+            if accepted { wake.yield() } else { waiter.resume(returning: false) }
+        }
+        if !queued { await writeBatch() }
+    }
+
+    /// One batch: whatever is pending, in one transaction. Only the writer task (or `flush` once it stopped) runs it.
+    private func writeBatch() async {
         let batch = pending.take()
         let retired = retiring.withLock { state in
             defer { state.tasks = [:] }
@@ -440,6 +474,12 @@ public final class PostgresTaskStore: TaskStore, Service, Sendable {
             try? await Task.sleep(for: .seconds(backoff))
             backoff = min(backoff * 2, 5)
         }
+    }
+
+    /// Test only: every table emptied and every lease free (the store suite starts each test from nothing).
+    public func emptyForTests() async throws {
+        try await client.query("TRUNCATE task_rows, retired_tasks, replicas", logger: logger)
+        try await client.query("UPDATE shard_leases SET owner = NULL, epoch = 0, expires_at = 'epoch'", logger: logger)
     }
 
     // MARK: Metrics
