@@ -16,39 +16,21 @@ import Synchronization
 
 /// The exporter's real HTTP surface (ExporterRouter on Hummingbird) on a loopback port, for scrape latency.
 /// Counts renders, to show how many scrapes shared one.
-final class CountingControl: ExporterControl {
-    let app: ExporterApp
-    let renders = Atomic<Int>(0)
-    init(_ app: ExporterApp) { self.app = app }
-    func renderMetrics(_ format: ExpositionFormat) -> [UInt8] {
-        renders.add(1, ordering: .relaxed)
-        return app.renderMetrics(format)
-    }
-    func renderMetricsGzip(_ format: ExpositionFormat) -> (body: [UInt8], uncompressedBytes: Int)? {
-        renders.add(1, ordering: .relaxed)
-        return app.renderMetricsGzip(format)
-    }
-    func fleetOverview(limit: Int) -> FleetOverview { app.fleetOverview(limit: limit) }
-    func reload() async -> String? { await app.reload() }
-    var isReady: Bool { app.isReady }
-    func taskSummary() -> [Vendor: [TaskStatus: Int]] { app.taskSummary() }
-    var version: String { app.version }
-}
-
+/// The exporter as `serve` builds it (`ExporterServer.build`), from a fixed config, on a loopback port.
 struct ServedExporter {
     let app: ExporterApp
     let port: Int
-    let control: CountingControl
 
-    static func run(app: ExporterApp, logger: Logger, _ body: (ServedExporter) async throws -> Void) async throws {
+    /// Scrape bodies rendered so far (the exporter's own `cloudrec_scrape_renders_total`).
+    var renders: Int { Int(app.metrics.scrapeRenders.value([])) }
+
+    static func run(config: ExporterConfig, logger: Logger, _ body: (ServedExporter) async throws -> Void) async throws {
         let portBox = Mutex<Int?>(nil)
-        let control = CountingControl(app)
-        let application = Application(
-            router: ExporterRouter.build(control: control, telemetryPath: "/metrics"),
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in portBox.withLock { $0 = channel.localAddress?.port } },
-            logger: logger)
-        let group = ServiceGroup(services: [app.engine, application] as [any Service], logger: logger)
+        var options = ServeOptions()
+        options.listenAddress = ListenAddress(host: "127.0.0.1", port: 0)
+        let built = try await ExporterServer.build(options: options, logger: logger, embedding: ExporterEmbedding(
+            configSource: .fixed(config), onListening: { port in portBox.withLock { $0 = port } }))
+        let group = built.serviceGroup(logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             var port: Int?
@@ -57,9 +39,10 @@ struct ServedExporter {
                 port = portBox.withLock { $0 }
             }
             var failure: (any Error)?
-            do { try await body(ServedExporter(app: app, port: port!, control: control)) } catch { failure = error }
+            do { try await body(ServedExporter(app: built.app, port: port!)) } catch { failure = error }
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
+            await built.shutdown()
             if let failure { throw failure }
         }
     }
@@ -120,15 +103,12 @@ enum ServeBench {
         defer { simulator.stop() }
         var logger = Logger(label: "bench")
         logger.logLevel = .error
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
-            timeout: .init(connect: .seconds(5)), connectionPool: .init(idleTimeout: .seconds(60))))
         let config = SimulatorChild.exporterConfig(endpoint: simulator.baseURL, rateLimit: Double(qps), pollInterval: 30, tasks: tasks,
                                                    caFile: ca.caFile)
         let account = config.accounts[0]
-        let app = ExporterApp(source: .fixed(config), transport: AsyncHTTPClientTransport(client: httpClient), logger: logger)
-        try app.start()
         var result: ConcurrencyResult?
-        try await ServedExporter.run(app: app, logger: logger) { served in
+        try await ServedExporter.run(config: config, logger: logger) { served in
+            let app = served.app
             // Give every task real series (files, sizes, times) right away, as after one cycle.
             for index in 0..<tasks {
                 let (spec, vendor) = Fleet.spec(index)
@@ -142,7 +122,7 @@ enum ServeBench {
             let interval = 1.0
             let scrapesEach = quick ? 10 : 30
             var bytes = 0
-            func renders() -> Int { served.control.renders.load(ordering: .relaxed) }
+            func renders() -> Int { served.renders }
 
             // One scraper, one scrape a second.
             var mark = renders()
@@ -208,7 +188,6 @@ enum ServeBench {
                                        pollingFractionOfRateLimit: Double(requests) / pollSeconds / Double(qps),
                                        throttled: Int(app.metrics.apiThrottled.value(["agora", account.name, "query"])))
         }
-        try? await httpClient.shutdown()
         guard let result else { throw BenchError("concurrency run produced no result") }
         return result
     }
@@ -222,11 +201,9 @@ enum ServeBench {
         progress("serve: \(count(tasks)) tasks over HTTP")
         var logger = Logger(label: "bench")
         logger.logLevel = .error
-        let app = ExporterApp(source: .fixed(ExporterConfig()), transport: AsyncHTTPClientTransport(client: .shared), logger: logger)
-        try app.start()
-        Fleet.populate(app.tracker, count: tasks)
         var result: ServeResult?
-        try await ServedExporter.run(app: app, logger: logger) { served in
+        try await ServedExporter.run(config: ExporterConfig(), logger: logger) { served in
+            Fleet.populate(served.app.tracker, count: tasks)
             _ = try await served.scrape(client: scrapeClient, gzip: false)
             let plain = try await served.scrape(client: scrapeClient, gzip: false)
             let gzip = try await served.scrape(client: scrapeClient, gzip: true)

@@ -77,7 +77,8 @@ public final class ExporterApp: ExporterControl, TaskRegistry, Sendable {
             haFamilies = persistence?.metricFamilies ?? []
         }
         exposition = MetricsExposition(store: store, families: metrics.families + tracker.counters.families + engine.scrapeFamilies()
-            + taskFiles.families + callbacks.families + connections.families + haFamilies + ProcessMetrics.families())
+            + taskFiles.families + callbacks.families + connections.families + haFamilies + ProcessMetrics.families(),
+            renders: metrics.scrapeRenders)
     }
 
     public var version: String { BuildInfo.version }

@@ -40,6 +40,7 @@ public final class ExporterMetrics: Sendable {
     public init(version: String, revision: String) {
         buildInfo.set([version, revision], 1)
         for result in ["success", "failure"] { configReloads.touch([result]) }
+        scrapeRenders.touch([])
     }
 
     /// Makes every outcome series of an account visible at zero, so `rate()` and alerts see the first increment.
@@ -94,7 +95,13 @@ public final class ExporterMetrics: Sendable {
         }
     }
 
+    /// Scrape bodies rendered; scrapes that shared or reused another's render (`ScrapeCoalescer`) are not counted.
+    public let scrapeRenders = CounterFamily(
+        name: "cloudrec_scrape_renders_total",
+        help: "Scrape bodies rendered (scrapes that shared or reused another scrape's render are not counted).", labelNames: [])
+
     public var families: [any ExposedFamily] {
-        [buildInfo, configReloadSuccessful, configReloadTimestamp, configReloads, configHash, apiRequests, apiErrors, apiThrottled, apiDuration]
+        [buildInfo, configReloadSuccessful, configReloadTimestamp, configReloads, configHash, apiRequests, apiErrors, apiThrottled, apiDuration,
+         scrapeRenders]
     }
 }

@@ -4,10 +4,13 @@ public struct MetricsExposition: Sendable {
     public let families: [any ExposedFamily]
     /// Compressed task blocks kept between gzip scrapes.
     public let gzipCache = GzipScrapeCache()
+    /// Counts scrape bodies rendered when given (the exporter's `cloudrec_scrape_renders_total`, one of `families`).
+    let renders: CounterFamily?
 
-    public init(store: TaskSeriesStore, families: [any ExposedFamily]) {
+    public init(store: TaskSeriesStore, families: [any ExposedFamily], renders: CounterFamily? = nil) {
         self.store = store
         self.families = families
+        self.renders = renders
     }
 
     /// A scrape's content at one instant: the exporter's families written out, the task series as a snapshot
@@ -23,6 +26,7 @@ public struct MetricsExposition: Sendable {
     /// The cheap part of a scrape (bounded families and the snapshot): callers that must exclude configuration
     /// changes hold their lock around this only.
     public func collect(_ format: ExpositionFormat) -> Collected {
+        renders?.increment([])
         let snapshot = store.renderSnapshot()
         var head: [UInt8] = []
         head.reserveCapacity(16_384)
