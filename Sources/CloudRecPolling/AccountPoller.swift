@@ -60,6 +60,8 @@ public final class AccountPoller: Sendable {
     public let budget: RequestBudget
     /// Discovery tracks only the tasks this replica owns, and a replica that owns none (an HA standby) lists nothing.
     private let ownership: ShardOwnership
+    /// Hands a listed task to the engine like every other source (`PollingEngine.track`); true when it is new.
+    private let discovered: @Sendable (TaskSpec) -> Bool
     private let schedule = Mutex(Schedule())
     private let stopped = Atomic<Bool>(false)
     private let running = Atomic<Bool>(false)
@@ -73,8 +75,10 @@ public final class AccountPoller: Sendable {
 
     public init(account: AccountSpec, client: any VendorClient, tracker: TaskTracker, metrics: ExporterMetrics,
                 transport: any VendorTransport, concurrencyLimit: Int = 32, settings: @escaping @Sendable () -> PollingSettings,
-                logger: Logger, budgetShare: Double = 1, ownership: ShardOwnership = ShardOwnership(.unsharded)) {
+                logger: Logger, budgetShare: Double = 1, ownership: ShardOwnership = ShardOwnership(.unsharded),
+                discovered: @escaping @Sendable (TaskSpec) -> Bool = { _ in false }) {
         self.ownership = ownership
+        self.discovered = discovered
         self.account = account
         self.client = client
         // With sharding, every replica polls its share of the account's tasks within its share of rate_limit.
@@ -298,9 +302,8 @@ public final class AccountPoller: Sendable {
                     for task in listed.tasks {
                         let spec = TaskSpec(account: account.name, id: task.id, fields: task.fields)
                         guard ownership.keeps(spec.key) else { continue }
-                        if (try? tracker.track(spec, vendor: account.vendor, source: .discovery)) == true {
+                        if discovered(spec) {
                             logger.info("task discovered", metadata: ["task_id": .string(task.id)])
-                            pollSoon(spec.key, now: finished)
                         }
                     }
                     guard let next = listed.nextPage else { break }

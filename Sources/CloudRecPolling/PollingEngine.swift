@@ -71,7 +71,8 @@ public final class PollingEngine: Service, Sendable {
                 let poller = AccountPoller(account: account, client: VendorCatalog.makeClient(for: account), tracker: tracker,
                                            metrics: metrics, transport: transport, concurrencyLimit: concurrencyShare,
                                            settings: { [weak self] in self?.settings ?? PollingSettings() }, logger: logger,
-                                           budgetShare: ownership.share, ownership: ownership)
+                                           budgetShare: ownership.share, ownership: ownership,
+                                           discovered: { [weak self] spec in (try? self?.track(spec, source: .discovery)) == true })
                 running[name] = poller
                 started.append(poller)
             }
@@ -96,9 +97,10 @@ public final class PollingEngine: Service, Sendable {
             tracker.untrack(task.key, source: .config)
         }
         configTasks.withLock { $0 = config.tasks }
-        for spec in config.tasks where ownership.keeps(spec.key) {
-            guard let account = wanted[spec.account] else { continue }
-            _ = try? tracker.track(spec, vendor: account.vendor, source: .config)
+        // Config tasks join like every other source, but their first polls are spread by syncSchedules below
+        // instead of all going at once.
+        for spec in config.tasks where wanted[spec.account] != nil {
+            _ = try? trackLocked(spec, source: .config, durable: false, pollAtOnce: false)
         }
         let intervals = Dictionary(uniqueKeysWithValues: config.accounts.map { ($0.name, $0.pollInterval) })
         tracker.applySeriesPolicy(SeriesPolicy(mode: config.global.taskSeries, cap: config.global.maxTaskSeries,
@@ -107,20 +109,22 @@ public final class PollingEngine: Service, Sendable {
         for poller in started { newPollerSink.yield(poller) }
     }
 
-    /// Starts tracking a task from a source other than the config file (API, discovery, callbacks). With
-    /// `durable`, the registration is in the durable store when this returns. Returns whether the task is new.
+    /// The one way in for every task source: the config (`apply`), the registration API, discovery files, vendor
+    /// lists (discovery) and callbacks. Checks the account and this replica's shard, tracks the task, and polls a
+    /// new one at once. With `durable`, the registration is in the durable store when this returns. Returns
+    /// whether the task is new.
     @discardableResult
     public func track(_ spec: TaskSpec, source: TaskSource, durable: Bool = false) throws -> Bool {
         try changes.withLock { _ throws -> Bool in try trackLocked(spec, source: source, durable: durable) }
     }
 
-    private func trackLocked(_ spec: TaskSpec, source: TaskSource, durable: Bool) throws -> Bool {
+    private func trackLocked(_ spec: TaskSpec, source: TaskSource, durable: Bool, pollAtOnce: Bool = true) throws -> Bool {
         guard let poller = poller(for: spec.account) else { throw UnknownAccount(name: spec.account) }
         guard ownership.keeps(spec.key) else { throw OtherShard(task: spec.key) }
         let wasPolled = tracker.task(spec.key)?.needsPolling ?? false
         let isNew = try tracker.track(spec, vendor: poller.account.vendor, source: source, durable: durable)
         // A task a callback announced without the fields polling needs (Agora's resource_id) is polled once they come.
-        if isNew || !wasPolled, tracker.task(spec.key)?.needsPolling == true {
+        if pollAtOnce, isNew || !wasPolled, tracker.task(spec.key)?.needsPolling == true {
             poller.pollSoon(spec.key, now: Date().timeIntervalSince1970)
         }
         return isNew
@@ -149,8 +153,7 @@ public final class PollingEngine: Service, Sendable {
             let accounts = pollers.withLock { $0.mapValues(\.account.vendor) }
             tracker.adopt(rows.filter { accounts[$0.key.account] != nil && shards.contains($0.shard) }, retired: retired)
             for spec in configTasks.withLock({ $0 }) where shards.contains(StoredTask.shard(of: spec.key)) {
-                guard let vendor = accounts[spec.account] else { continue }
-                _ = try? tracker.track(spec, vendor: vendor, source: .config)
+                _ = try? trackLocked(spec, source: .config, durable: false, pollAtOnce: false)
             }
             syncSchedules()
         }
