@@ -177,7 +177,8 @@ public enum ExporterServer {
                              store: SQLiteTaskStore?, shared: PostgresTaskStore?, restored: [StoredTask], retired: [TaskKey: Double],
                              services: inout [any Service]) throws -> ExporterApp {
         let app: ExporterApp
-        let transport = AsyncHTTPClientTransport(client: httpClient)
+        let agent = "cloudrec_exporter/\(BuildInfo.version)" + (options.highAvailability.map { " replica/\($0.replicaID)" } ?? "")
+        let transport = AsyncHTTPClientTransport(client: httpClient, userAgent: agent)
         var highAvailability: (store: PostgresTaskStore, settings: ShardLeaseKeeper.Settings)?
         if let shared, let ha = options.highAvailability {
             highAvailability = (shared, ShardLeaseKeeper.Settings(leaseSeconds: ha.leaseSeconds, resyncSeconds: ha.resyncSeconds))

@@ -14,24 +14,29 @@ public struct AsyncHTTPClientTransport: VendorTransport {
     public let tlsConfiguration: TLSConfiguration?
     /// Set when the account's CA file could not be loaded: every request fails with this reason.
     let tlsProblem: String?
+    /// `User-Agent` of every vendor request (`cloudrec_exporter/<version>`, with ` replica/<id>` in HA mode, so a
+    /// vendor's logs, or the simulators', tell which replica called); nil sends none.
+    public let userAgent: String?
 
-    public init(client: HTTPClient) {
-        self.init(client: client, tlsConfiguration: nil, tlsProblem: nil)
+    public init(client: HTTPClient, userAgent: String? = nil) {
+        self.init(client: client, tlsConfiguration: nil, tlsProblem: nil, userAgent: userAgent)
     }
 
-    init(client: HTTPClient, tlsConfiguration: TLSConfiguration?, tlsProblem: String?) {
+    init(client: HTTPClient, tlsConfiguration: TLSConfiguration?, tlsProblem: String?, userAgent: String?) {
         self.client = client
         self.tlsConfiguration = tlsConfiguration
         self.tlsProblem = tlsProblem
+        self.userAgent = userAgent
     }
 
     public func forAccount(_ account: AccountSpec) -> any VendorTransport {
         guard let caFile = account.tlsCAFile else { return self }
         do {
-            return AsyncHTTPClientTransport(client: client, tlsConfiguration: try Self.trusting(caFile: caFile), tlsProblem: nil)
+            return AsyncHTTPClientTransport(client: client, tlsConfiguration: try Self.trusting(caFile: caFile), tlsProblem: nil,
+                                            userAgent: userAgent)
         } catch {
             return AsyncHTTPClientTransport(client: client, tlsConfiguration: nil,
-                                            tlsProblem: "cannot load tls_ca_file \(caFile): \(error)")
+                                            tlsProblem: "cannot load tls_ca_file \(caFile): \(error)", userAgent: userAgent)
         }
     }
 
@@ -54,6 +59,7 @@ public struct AsyncHTTPClientTransport: VendorTransport {
         var outbound = HTTPClientRequest(url: request.url)
         outbound.method = HTTPMethod(rawValue: request.method)
         for header in request.headers { outbound.headers.add(name: header.name, value: header.value) }
+        if let userAgent, !outbound.headers.contains(name: "User-Agent") { outbound.headers.add(name: "User-Agent", value: userAgent) }
         if !request.body.isEmpty { outbound.body = .bytes(ByteBuffer(bytes: request.body)) }
         if let tlsConfiguration { outbound.tlsConfiguration = tlsConfiguration }
         let prepared = outbound

@@ -146,8 +146,10 @@ struct Serve: AsyncParsableCommand {
             let lease = try ServeOptions.HighAvailability.seconds(leaseDuration, flag: "--ha.lease-duration", range: ServeOptions.HighAvailability.leaseRange)
             let resync = try ServeOptions.HighAvailability.seconds(resyncInterval, flag: "--ha.resync-interval", range: ServeOptions.HighAvailability.resyncRange)
             let id = replicaID ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
-            guard ExternalText.isPrintable(id, lengths: 1...128) else {
-                throw ValidationError("--ha.replica-id must be 1 to 128 printable characters")
+            // It goes into the lease table and the User-Agent of vendor requests: a host or pod name's characters only.
+            guard (1...128).contains(id.utf8.count),
+                  id.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._:-".unicodeScalars.contains($0)) }) else {
+                throw ValidationError("--ha.replica-id must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_', ':', '-' (a host or pod name)")
             }
             return ServeOptions.HighAvailability(location: location, replicaID: id, leaseSeconds: lease, resyncSeconds: resync)
         } catch let error as ValidationError {

@@ -113,4 +113,27 @@ struct CommandLineTests {
             for output in [ok.stdout, ok.stderr, missing.stdout, missing.stderr] { #expect(!output.contains(secret)) }
         }
     }
+
+    @Test("HA flags: a bad --storage.url, --ha.* value or combination is refused with a clear reason and never echoes the password",
+          arguments: [
+              (["--storage.url", "mysql://u@h/db"], "--storage.url must look like"),
+              (["--storage.url", "postgres://u:hunter22@h:99999/db"], "port 99999 is outside"),
+              (["--storage.url", "postgres://u:hunter22@h/db?sslmode=bogus"], "sslmode must be one of"),
+              (["--storage.url", "postgres://u@h/db?sslrootcert=x&opt=1"], "unknown parameter"),
+              (["--storage.url", "postgres://u@h/"], "the database name is missing"),
+              (["--storage.url", "postgres://u@h/db", "--ha.lease-duration", "1s"], "--ha.lease-duration must be a duration"),
+              (["--storage.url", "postgres://u@h/db", "--ha.lease-duration", "nan"], "--ha.lease-duration must be a duration"),
+              (["--storage.url", "postgres://u@h/db", "--ha.resync-interval", "1e308s"], "--ha.resync-interval must be a duration"),
+              (["--storage.url", "postgres://u@h/db", "--ha.replica-id", "a b\u{0}"], "--ha.replica-id must be"),
+              (["--storage.url", "postgres://u@h/db", "--total-shards", "2"], "cannot be combined"),
+              (["--storage.url", "postgres://u@h/db", "--storage.path", "/tmp/x.db"], "cannot be combined"),
+          ])
+    func haFlags(_ arguments: [String], _ reason: String) throws {
+        let config = try Self.temporaryFile("accounts: []\n")
+        defer { try? FileManager.default.removeItem(atPath: config) }
+        let result = try Self.run(["serve", "--config.file", config] + arguments)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains(reason), "\(result.stderr)")
+        #expect(!result.stderr.contains("hunter22") && !result.stdout.contains("hunter22"))
+    }
 }
