@@ -19,6 +19,8 @@ dpkg -s libsqlite3-dev >/dev/null 2>&1 || apt_packages+=(libsqlite3-dev)
 dpkg -s libcrypt-dev >/dev/null 2>&1 || apt_packages+=(libcrypt-dev)
 command -v openssl >/dev/null || apt_packages+=(openssl)
 command -v curl >/dev/null || apt_packages+=(curl)
+# PostgreSQL 15 for scripts/postgres.sh (a throwaway server for the HA test, scripts/check_ha.py).
+[ -x /usr/lib/postgresql/15/bin/postgres ] || apt_packages+=(postgresql)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${apt_packages[*]}"
   as_root apt-get update -qq

@@ -14,6 +14,17 @@ import Synchronization
 ///     GET  /_sim/faults                         {"faults": [{"operation": "*", "fault": "throttle"}...]}
 ///     POST /_sim/faults                         {"fault": "slow_drip", "bytes_per_second": 20, "operation": "DescribeRecordStatus"}
 ///     DELETE /_sim/faults                       every fault off
+///     GET  /_sim/requests?since=1764412800.25   {"requests": [{"t": 1764412800.31, "operation": "DescribeRecordStatus",
+///                                                "task_id": "t1", "user_agent": "cloudrec_exporter/1.4.0 replica/r1",
+///                                                "outcome": "answered"}...]}
+///
+/// The request log (`requests`, a `SimRequestLog`) holds every vendor request the host answered (not the `/_sim/`
+/// ones), oldest first, the last 200,000 by default: `t` is the arrival time (Unix seconds, wall clock),
+/// `since` (optional, Unix seconds) keeps the ones that arrived strictly after it; `task_id` is null when the
+/// vendor logic refused the request before looking a task up (bad signature, `throttled`) or listed tasks;
+/// `outcome` is the `SimStats` event (`answered`, `throttled`, `auth_rejected`, `not_found`, `faulted`,
+/// `bad_request`); `user_agent` is null when the client sent none. The HA test reads from it which replica polled
+/// which task when, and whether any client went over the rate limit.
 ///
 /// Faults (`operation` omitted or `*`: every endpoint; `"fault": "none"` switches one off): `http_status` with
 /// `status`, `not_json`, `wrong_shape`, `hang` with `seconds`, `slow_drip` with `bytes_per_second`,
@@ -32,11 +43,14 @@ public final class SimulatorControl: Sendable {
     private let faults: FaultInjector
     private let defaultFields: @Sendable (String) -> [String: String]
     private let observers = Mutex<[@Sendable (SimTask) -> Void]>([])
+    /// The vendor requests the host answered (`GET /_sim/requests`).
+    public let requests: SimRequestLog
 
-    public init(book: SimTaskBook, faults: FaultInjector = FaultInjector(),
+    public init(book: SimTaskBook, faults: FaultInjector = FaultInjector(), requests: SimRequestLog = SimRequestLog(),
                 defaultFields: @escaping @Sendable (String) -> [String: String] = { _ in [:] }) {
         self.book = book
         self.faults = faults
+        self.requests = requests
         self.defaultFields = defaultFields
     }
 
@@ -48,6 +62,7 @@ public final class SimulatorControl: Sendable {
     public func respond(to request: SimRequest) -> SimResponse? {
         guard request.path.hasPrefix(Self.prefix) else { return nil }
         let parts = request.path.dropFirst(Self.prefix.count).split(separator: "/").map(String.init)
+        if parts == ["requests"] { return requestLog(request) }
         guard parts.first == "tasks" || (parts.first == "faults" && parts.count == 1) else {
             return Self.error(404, "unknown control path \(request.path)")
         }
@@ -91,6 +106,21 @@ public final class SimulatorControl: Sendable {
             JSONValue.obj(("operation", .string(operation)), ("fault", .string(fault.name)))
         }
         return .json(200, .obj(("faults", .array(listed))))
+    }
+
+    private func requestLog(_ request: SimRequest) -> SimResponse {
+        guard request.method == "GET" else { return Self.error(405, "\(request.method) \(request.path) is not supported") }
+        var since: Double?
+        if let text = request.queryValue("since") {
+            guard let value = Double(text), value.isFinite else { return Self.error(400, "\"since\" must be Unix seconds (got \"\(text.prefix(40))\")") }
+            since = value
+        }
+        let rendered = requests.entries(since: since).map { entry in
+            JSONValue.obj(("t", .number(entry.time)), ("operation", .string(entry.operation)),
+                          ("task_id", entry.taskID.map(JSONValue.string) ?? .null),
+                          ("user_agent", entry.userAgent.map(JSONValue.string) ?? .null), ("outcome", .string(entry.outcome)))
+        }
+        return .json(200, .obj(("requests", .array(rendered))))
     }
 
     struct FaultProblem: Error {

@@ -31,7 +31,8 @@ public struct SimulatorTLS: Sendable, Hashable {
 }
 
 /// Serves one vendor simulator over HTTP (or HTTPS with `tls`) on a loopback port (0 picks a free one). Used by the
-/// integration tests, the demo and the benchmarks. Requests under `/_sim/` drive the simulated tasks (`SimulatorControl`).
+/// integration tests, the demo and the benchmarks. Requests under `/_sim/` drive the simulated tasks (`SimulatorControl`);
+/// every other request is answered by the vendor logic and logged (`SimulatorControl.requests`, `GET /_sim/requests`).
 public final class SimulatorHost: Service, Sendable {
     public let simulator: any VendorSimulator
     public let control: SimulatorControl
@@ -87,7 +88,7 @@ public final class SimulatorHost: Service, Sendable {
             if let authority = request.head.authority { headers["host"] = authority }
             let simRequest = SimRequest(method: request.method.rawValue, path: request.uri.path,
                                         rawQuery: request.uri.query ?? "", headers: headers, body: Array(buffer: body))
-            let answer = control.respond(to: simRequest) ?? simulator.respond(to: simRequest)
+            let answer = control.respond(to: simRequest) ?? control.requests.record(simRequest) { simulator.respond(to: simRequest) }
             if answer.delaySeconds > 0 { try await Task.sleep(for: .seconds(answer.delaySeconds)) }
             return try await Self.deliver(answer, on: context.channel)
         }

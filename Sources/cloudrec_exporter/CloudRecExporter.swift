@@ -14,7 +14,7 @@ struct CloudRecExporter: AsyncParsableCommand {
         commandName: "cloudrec_exporter",
         abstract: "Prometheus exporter for cloud-recording tasks at Agora, ZEGO, Tencent TRTC, Alibaba Live and Alibaba IMS.",
         version: BuildInfo.versionText,
-        subcommands: [Serve.self, CheckConfig.self, Probe.self],
+        subcommands: [Serve.self, CheckConfig.self, Probe.self, Simulators.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -254,3 +254,43 @@ struct Probe: AsyncParsableCommand {
     }
 }
 
+/// Hidden: the vendor simulators alone, for tests that run exporter processes against them (`scripts/check_ha.py`).
+struct Simulators: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the five vendor simulators and write an exporter configuration for them (for tests).", shouldDisplay: false)
+
+    @Option(help: "Address the simulators listen on, each on a free port.")
+    var host: String = "127.0.0.1"
+
+    @Option(name: .customLong("rate-limit"), help: "Requests per second each simulator admits; also each account's rate_limit.")
+    var rateLimit: Int = 10
+
+    @Option(name: .customLong("poll-interval"), help: "The configuration's poll interval.")
+    var pollInterval: String = "5s"
+
+    @Option(name: .customLong("config-out"), help: "Where to write the exporter configuration once the simulators listen.")
+    var configOut: String
+
+    @Option(name: .customLong("api-token"), help: "Registration API bearer token to put in the configuration (api.token).")
+    var apiToken: String?
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard (1 ... 100_000).contains(rateLimit) else { throw ValidationError("--rate-limit must be 1 to 100000 (got \(rateLimit))") }
+        guard let interval = DurationParser.seconds(pollInterval), ConfigRanges.pollInterval.contains(interval) else {
+            throw ValidationError("--poll-interval must be a duration such as 5s or 500ms, \(ConfigRanges.describe(duration: ConfigRanges.pollInterval)) (got \"\(pollInterval.prefix(40))\")")
+        }
+        if let apiToken, apiToken.count < 16 { throw ValidationError("--api-token must be at least 16 characters") }
+    }
+
+    func run() async throws {
+        var options = SimulatorsCommand.Options()
+        options.host = host
+        options.rateLimit = rateLimit
+        options.pollInterval = DurationParser.seconds(pollInterval) ?? 5
+        options.configOut = configOut
+        options.apiToken = apiToken
+        try await SimulatorsCommand.run(options: options, logger: logging.makeLogger())
+    }
+}

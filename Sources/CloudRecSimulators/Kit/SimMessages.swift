@@ -46,6 +46,8 @@ public struct SimRequest: Sendable {
         return path.split(separator: "/").last.map(String.init) ?? "/"
     }
     public func header(_ name: String) -> String? { headers[name.lowercased()] }
+    /// The client's `User-Agent` (the exporter's names its version and, in HA mode, its replica).
+    public var userAgent: String? { header("user-agent") }
 
     public static func parseQuery(_ raw: String) -> [(String, String)] {
         raw.split(separator: "&").map { pair in
@@ -120,6 +122,8 @@ public protocol VendorSimulator: Sendable {
     var book: SimTaskBook { get }
     var stats: SimStats { get }
     var faults: FaultInjector { get }
+    /// The vendor's QPS limit (`setLimit` changes it, e.g. `cloudrec_exporter simulators --rate-limit`).
+    var limiter: SimRateLimiter { get }
     /// Vendor logic only; `respond(to:)` wraps it with fault injection and statistics. `conditions` carries the
     /// faults that act inside the vendor (a skewed clock, a rate limiter refusing everything).
     func handleVendorRequest(_ request: SimRequest, conditions: SimConditions) -> SimResponse

@@ -53,7 +53,10 @@ public final class SimStats: Sendable {
 
     public init() {}
 
-    public func record(_ event: Event) { counts.withLock { $0[event, default: 0] += 1 } }
+    public func record(_ event: Event) {
+        SimRequestTrace.current?.noteEvent(event)
+        counts.withLock { $0[event, default: 0] += 1 }
+    }
     public func count(_ event: Event) -> Int { counts.withLock { $0[event, default: 0] } }
     public var snapshot: [Event: Int] { counts.withLock { $0 } }
 }

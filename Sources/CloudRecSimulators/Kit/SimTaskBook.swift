@@ -110,7 +110,11 @@ public final class SimTaskBook: Sendable {
     }
 
     public func remove(_ id: String) { _ = tasks.withLock { $0.removeValue(forKey: id) } }
-    public func task(_ id: String) -> SimTask? { tasks.withLock { $0[id] } }
+    /// Also notes the id on the request being answered, for the request log (`SimRequestTrace`).
+    public func task(_ id: String) -> SimTask? {
+        SimRequestTrace.current?.noteTask(id)
+        return tasks.withLock { $0[id] }
+    }
     public var all: [SimTask] { tasks.withLock { Array($0.values) }.sorted { $0.id < $1.id } }
     public var count: Int { tasks.withLock { $0.count } }
 }
