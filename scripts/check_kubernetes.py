@@ -8,7 +8,13 @@
   durations and scrapeTimeout <= interval; the PrometheusRule's spec.groups passes `promtool check rules` (that it is
   generated from alerts/ is checked by alerts/check.sh). The Kustomization lists exactly the manifests in the folder
   but the alternative alert profiles (prometheusrule-<profile>.yaml), which replace prometheusrule.yaml.
-- Cross-checks: the Service's targetPort is a named container port; the pod runs as the Dockerfile's non-root uid.
+- Cross-checks: the Service's targetPort is a named container port; the pod runs as the Dockerfile's non-root uid;
+  the probes use /-/healthy (liveness) and /-/ready (readiness).
+- examples/kubernetes/ha (high-availability mode) gets the same checks, and: a PodDisruptionBudget that selects the
+  pods with maxUnavailable 1; at least two replicas; `--storage.url=$(CLOUDREC_STORAGE_URL)` and
+  `--ha.replica-id=$(POD_NAME)` with every $(VAR) of the args defined in the container's env, the URL and
+  CLOUDREC_STORAGE_PASSWORD from a Secret whose example (secret.example.yaml, placeholder values, not in the
+  Kustomization) has those keys, POD_NAME from the downward API; none of the SQLite mode's flags.
 """
 import glob
 import os
@@ -20,7 +26,8 @@ import tempfile
 
 import yaml
 
-DIR = "examples/kubernetes"
+DIRS = ["examples/kubernetes", "examples/kubernetes/ha"]
+HA_DIR = "examples/kubernetes/ha"
 CRD_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor"), ("monitoring.coreos.com/v1", "PrometheusRule"),
              ("kustomize.config.k8s.io/v1beta1", "Kustomization")}
 problems = []
@@ -38,6 +45,11 @@ def seconds(duration):
 
 
 def main():
+    for directory in DIRS:
+        check(directory)
+
+
+def check(DIR):
     files = sorted(glob.glob(f"{DIR}/*.yaml"))
     docs = []  # (file, doc)
     for path in files:
@@ -65,7 +77,7 @@ def main():
     services = by_kind.get("Service", [])
     deployments = by_kind.get("Deployment", [])
     if len(services) != 1 or len(deployments) != 1:
-        problem("expected one Service and one Deployment")
+        problem(f"{DIR}: expected one Service and one Deployment")
         return
     service, deployment = services[0], deployments[0]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
@@ -106,13 +118,28 @@ def main():
 
     # prometheusrule-<profile>.yaml are alternative alert profiles (README "Alerts for fleets"): a user lists one of
     # them instead of prometheusrule.yaml, so the Kustomization lists every other manifest and none of them.
+    # <name>.example.yaml hold placeholder values (a Secret) that the user replaces: never listed either.
     profiles = sorted(os.path.basename(p) for p in files if re.fullmatch(r"prometheusrule-[a-z]+\.yaml", os.path.basename(p)))
-    for kustomization in by_kind.get("Kustomization", []):
+    examples = sorted(os.path.basename(p) for p in files if os.path.basename(p).endswith(".example.yaml"))
+    kustomizations = by_kind.get("Kustomization", [])
+    if not kustomizations:
+        problem(f"{DIR}: no kustomization.yaml")
+    for kustomization in kustomizations:
         listed = sorted(kustomization.get("resources", []))
         present = sorted(os.path.basename(p) for p in files
-                         if os.path.basename(p) != "kustomization.yaml" and os.path.basename(p) not in profiles)
+                         if os.path.basename(p) != "kustomization.yaml" and os.path.basename(p) not in profiles + examples)
         if listed != present:
-            problem(f"kustomization.yaml lists {listed}, the folder has {present} (alternative profiles: {profiles})")
+            problem(f"{DIR}/kustomization.yaml lists {listed}, the folder has {present} "
+                    f"(alternative profiles: {profiles}, examples to fill in: {examples})")
+
+    probes = {"livenessProbe": "/-/healthy", "readinessProbe": "/-/ready"}
+    for probe, path in probes.items():
+        got = (container.get(probe) or {}).get("httpGet", {})
+        if got.get("path") != path or got.get("port") not in container_ports:
+            problem(f"{DIR}: the container's {probe} should GET {path} on a named container port, got {got}")
+
+    if DIR == HA_DIR:
+        check_ha(DIR, by_kind, deployment, container)
 
     security = deployment["spec"]["template"]["spec"].get("securityContext", {})
     dockerfile_user = [l.split()[1] for l in open("examples/Dockerfile", encoding="utf-8") if l.startswith("USER ")]
@@ -120,10 +147,63 @@ def main():
         problem(f"the pod's runAsUser {security.get('runAsUser')} is not the Dockerfile's USER {dockerfile_user}")
 
 
+def check_ha(DIR, by_kind, deployment, container):
+    """The high-availability example: several replicas on a shared PostgreSQL database, the URL and the password from
+    a Secret, the replica id from the pod name, and a PodDisruptionBudget."""
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    if deployment["spec"].get("replicas", 1) < 2:
+        problem(f"{DIR}: the Deployment should run at least two replicas")
+    budgets = by_kind.get("PodDisruptionBudget", [])
+    if len(budgets) != 1:
+        problem(f"{DIR}: expected one PodDisruptionBudget")
+    for budget in budgets:
+        selector = budget["spec"].get("selector", {}).get("matchLabels", {})
+        if not selector or not set(selector.items()) <= set(pod_labels.items()):
+            problem(f"{DIR}: the PodDisruptionBudget does not select the Deployment's pods")
+        if budget["spec"].get("maxUnavailable") != 1 or "minAvailable" in budget["spec"]:
+            problem(f"{DIR}: the PodDisruptionBudget should allow one unavailable replica (maxUnavailable: 1)")
+
+    args = container.get("args", [])
+    env = {e["name"]: e for e in container.get("env", [])}
+    for arg in args:
+        for name in re.findall(r"\$\((\w+)\)", arg):
+            if name not in env:
+                problem(f"{DIR}: argument {arg!r} expands $({name}), which the container's env does not define")
+    for flag, var in (("--storage.url", "CLOUDREC_STORAGE_URL"), ("--ha.replica-id", "POD_NAME")):
+        if f"{flag}=$({var})" not in args:
+            problem(f"{DIR}: the container should run with {flag}=$({var})")
+    for arg in args:
+        if re.match(r"--(storage\.path|shard|total-shards)\b", arg):
+            problem(f"{DIR}: {arg!r} belongs to the SQLite mode and cannot be combined with --storage.url")
+    field = env.get("POD_NAME", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
+    if field != "metadata.name":
+        problem(f"{DIR}: POD_NAME should come from the downward API (fieldRef metadata.name), got {field!r}")
+
+    secrets = {s["metadata"]["name"]: s for s in by_kind.get("Secret", [])}
+    for var in ("CLOUDREC_STORAGE_URL", "CLOUDREC_STORAGE_PASSWORD"):
+        ref = env.get(var, {}).get("valueFrom", {}).get("secretKeyRef")
+        if not ref:
+            problem(f"{DIR}: {var} should come from a Secret (secretKeyRef)")
+            continue
+        secret = secrets.get(ref.get("name"))
+        if secret is None:
+            problem(f"{DIR}: {var} reads Secret {ref.get('name')!r}, which has no example in the folder")
+            continue
+        data = {**secret.get("stringData", {}), **secret.get("data", {})}
+        if ref.get("key") not in data:
+            problem(f"{DIR}: {var} reads key {ref.get('key')!r} of Secret {ref.get('name')!r}, which the example lacks")
+        elif var == "CLOUDREC_STORAGE_URL":
+            url = data[ref["key"]]
+            if not re.fullmatch(r"postgres://[^:@/]+@[^/]+/\w+\?sslmode=(verify-full|require|disable)", url):
+                problem(f"{DIR}: the example database URL {url!r} should look like "
+                        "postgres://USER@HOST:5432/DB?sslmode=verify-full, without a password")
+
+
 main()
 if problems:
     for message in problems:
         print(f"check_kubernetes.py: {message}", file=sys.stderr)
     sys.exit(1)
-print(f"   {DIR}: built-in kinds valid against the Kubernetes schemas (offline, strict); ServiceMonitor, "
-      "PrometheusRule and Kustomization checked by hand (no CRD schemas offline)")
+print(f"   {', '.join(DIRS)}: built-in kinds valid against the Kubernetes schemas (offline, strict); ServiceMonitor, "
+      "PrometheusRule and Kustomization checked by hand (no CRD schemas offline); the HA example's flags, Secret, "
+      "downward API and PodDisruptionBudget cross-checked")

@@ -8,7 +8,8 @@
 #      upload failure (ZEGO) and asserts that CloudRecRecordingExitedAbnormally and CloudRecUploadFailed reach
 #      the receiver with exactly the labels alertname, severity=page, vendor, account, task_id;
 #   4. evaluates every PromQL query of every dashboard panel (and template variable) through Prometheus's HTTP
-#      API: each must parse and return data (scripts/dashboard_queries.py --require-data).
+#      API: each must parse and return data (scripts/dashboard_queries.py --require-data), except that the queries of
+#      the high-availability row (metrics of --storage.url mode only; this test runs SQLite) need only parse and run.
 # Everything listens on 127.0.0.1, every wait is bounded, all processes are stopped and the temporary directory
 # removed on exit. Needs: the debug build (.build/debug/cloudrec_exporter), prometheus, promtool,
 # prometheus-alertmanager (or alertmanager), amtool, python3 with PyYAML.

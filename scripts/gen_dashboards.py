@@ -332,7 +332,8 @@ def overview():
 
     # ---- Tasks -------------------------------------------------------------------------------------------
     P.append(L.row("Tasks"))
-    add(P, L, stat("Tracked tasks", "Tasks the exporter currently tracks, all states, summed over replicas.",
+    add(P, L, stat("Tracked tasks", "Tasks the exporter currently tracks, all states, summed over replicas. In "
+                   "high-availability mode a task handed over between replicas can count twice for one scrape interval.",
                    targets((f"sum(cloudrec_tasks{{{S}}})", "tasks"))), 4, 4)
     add(P, L, stat("Running", "Tasks in status running.",
                    targets((f'sum(cloudrec_tasks{{{S}, status="running"}})', "running"))), 4, 4)
@@ -509,7 +510,8 @@ def overview():
     add(C, L, timeseries("CPU", "CPU seconds used per second, per replica.",
                          targets((f"rate(process_cpu_seconds_total{{{J}}}[$__rate_interval])", "{{instance}}")),
                          unit="percentunit"), 8, 8)
-    add(C, L, table("Shards", "cloudrec_shard_info per replica; every shard 0..total_shards-1 must appear once.",
+    add(C, L, table("Shards", "cloudrec_shard_info per replica (static sharding, --shard/--total-shards; high-availability "
+                    "mode has the High availability row instead); every shard 0..total_shards-1 must appear once.",
                     [target(f"cloudrec_shard_info{{{J}}}", "", "A", instant=True)], hide=("Time", "Value")), 8, 8)
     add(C, L, stat("Task store", "Whether the last write to each replica's task database succeeded (worst replica). "
                    "Failed: full disk or read-only data directory; registrations get 503. Alert CloudRecStorageFailing.",
@@ -522,6 +524,65 @@ def overview():
     add(C, L, timeseries("Task store pending writes", "Task states changed in memory but not yet in the task database, "
                          "per replica (written each second; they pile up while the store fails).",
                          targets((f"cloudrec_storage_pending_writes{{{J}}}", "{{instance}}"))), 10, 8)
+
+    # ---- High availability (collapsed: only --storage.url postgres://… has these series) --------------------
+    row = L.row("High availability", collapsed=True)
+    P.append(row)
+    C = row["panels"]
+    add(C, L, timeseries("Shards owned per replica",
+                         "Logical shards (of cloudrec_ha_shards, 64) whose lease each replica holds, stacked: the stack "
+                         "reaches 64 when every shard is held. Replicas beyond 64 hold none (standbys). During a "
+                         "handover a shard can show at two replicas, or at none, for up to one scrape interval.",
+                         targets((f"sum by (instance) (cloudrec_ha_shards_owned{{{J}}})", "{{instance}}")),
+                         stack=True, decimals=0), 8, 8)
+    add(C, L, timeseries("Unowned shards",
+                         "Shards nobody holds a valid lease on: the fewest any replica saw at its last renewal, and "
+                         "64 minus the shards the replicas hold (this one also shows a database unreachable from every "
+                         "replica). Their tasks are not polled. A handover shows up for about 20 s; alert "
+                         "CloudRecShardsUnowned after 2 minutes.",
+                         targets((f"min(cloudrec_ha_shards_unowned{{{J}}})", "unowned (seen at renewal)"),
+                                 (f"max(cloudrec_ha_shards{{{J}}}) - sum(cloudrec_ha_shards_owned{{{J}}})",
+                                  "not held by a scraped replica")),
+                         decimals=0, steps=[(1, "red")]), 8, 8)
+    add(C, L, stat("Live replicas",
+                   "Replicas with a heartbeat in the lease table within one lease duration, as seen at the last "
+                   "renewal (most any replica saw), and replicas Prometheus scrapes. A difference: a replica is cut "
+                   "off from the database, or one outside this job uses the same database.",
+                   targets((f"max(cloudrec_ha_replicas{{{J}}})", "live"), (f"count(cloudrec_ha_shards{{{J}}})", "scraped")),
+                   graph=False), 4, 4)
+    add(C, L, stat("Task database reachable",
+                   "Whether the last statement of every replica against PostgreSQL succeeded (worst replica). While it "
+                   "fails, registrations get 503 and a replica stops polling when its leases run out.",
+                   targets((f"min(cloudrec_storage_reachable{{{J}}})", "reachable")), mappings=OK_FAILED, graph=False),
+        4, 4)
+    add(C, L, stat("Change notifications",
+                   "Whether every replica's LISTEN connection for task changes is up (worst replica). Down: "
+                   "registrations and callbacks taken by other replicas arrive with the next resync instead.",
+                   targets((f"min(cloudrec_storage_notifications_connected{{{J}}})", "connected")),
+                   mappings=OK_FAILED, graph=False), 4, 4)
+    add(C, L, stat("Pending writes",
+                   "Task states changed in memory but not yet written to PostgreSQL, all replicas (written each second; "
+                   "they pile up while the database is unreachable).",
+                   targets((f"sum(cloudrec_storage_pending_writes{{{J}}})", "pending")), steps=[(1000, "orange")]), 4, 4)
+    add(C, L, timeseries("Lease renewals by result",
+                         "Lease renewal rounds per second, per replica and result (a round every lease/3, 5 s by "
+                         "default). Failed rounds: alert CloudRecLeaseRenewalsFailing.",
+                         targets((f"sum by (instance, result) (rate(cloudrec_ha_lease_renewals_total{{{J}}}[$__rate_interval]))",
+                                  "{{instance}} {{result}}")),
+                         unit="ops"), 8, 8)
+    add(C, L, timeseries("Shard handovers by change",
+                         "Shards per second taken (acquired), given back (released) and lost when leases ran out before "
+                         "renewal (expired), summed over replicas. Replicas joining or leaving cause acquired/released; "
+                         "expired means a replica could not renew in time.",
+                         targets((f"sum by (change) (rate(cloudrec_ha_shard_handovers_total{{{J}}}[$__rate_interval]))",
+                                  "{{change}}")),
+                         unit="ops", overrides=color_overrides({"acquired": "green", "released": "blue",
+                                                                "expired": "red"})), 8, 8)
+    add(C, L, timeseries("Resyncs",
+                         "Full reloads of the held shards' tasks from PostgreSQL per second, per replica (every "
+                         "--ha.resync-interval, and after the LISTEN connection came back).",
+                         targets((f"sum by (instance) (rate(cloudrec_ha_resyncs_total{{{J}}}[$__rate_interval]))",
+                                  "{{instance}}")), unit="ops"), 8, 8)
 
     variables = [
         datasource_var(),
