@@ -162,6 +162,17 @@ public final class AccountPoller: Sendable {
                     continue
                 }
                 await concurrency.acquire()
+                // HA fencing: a shard whose lease this replica can no longer prove is not polled, even if the
+                // keeper has not released it yet. The task waits a second (a late renewal may prove the lease again);
+                // a release unschedules it.
+                guard ownership.keeps(next.key) else {
+                    concurrency.release()
+                    schedule.withLock { s in
+                        s.inFlight.remove(next.key)
+                        if s.current[next.key] == nil { s.schedule(next.key, at: now + 1) }
+                    }
+                    continue
+                }
                 let sentAt = Date().timeIntervalSince1970
                 budget.recordSend(at: sentAt)
                 schedule.withLock { $0.lastLag = max(0, sentAt - next.time) }

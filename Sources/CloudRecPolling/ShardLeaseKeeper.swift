@@ -113,12 +113,15 @@ public final class ShardLeaseKeeper: Service, Sendable {
         let sent = ContinuousClock.now
         let lease = settings.leaseSeconds
         do {
-            let view = try await leases.renew(leaseSeconds: lease)
+            let view = try await Deadline.run(seconds: settings.renewEvery, "lease renewal") { [leases] in
+                try await leases.renew(leaseSeconds: lease)
+            }
             renewals.increment(["ok"])
             let (lost, wasReachable) = state.withLock { s -> (Set<Int>, Bool) in
                 let lost = s.held.subtracting(view.held)
                 s.held = view.held
                 s.validUntil = sent + .seconds(lease - settings.margin)
+                engine.ownership.fence(until: s.validUntil)
                 s.unowned = view.unowned
                 s.replicas = view.replicas.count
                 defer { s.reachable = true }
@@ -173,22 +176,27 @@ public final class ShardLeaseKeeper: Service, Sendable {
             engine.applyBudgetShare()
             await store.flush()
             try? await Task.sleep(for: .seconds(RequestBudget.window + RequestBudget.windowGuard + 0.05))
-            try await leases.release(extra)
+            try await Deadline.run(seconds: settings.renewEvery, "lease release") { [leases] in try await leases.release(extra) }
             handovers.increment(["released"], by: Double(extra.count))
             logger.info("shards handed over", metadata: ["shards": .stringConvertible(extra.count), "held": .stringConvertible(target)])
         } else if held.count < target {
-            let taken = try await leases.acquire(count: target - held.count, leaseSeconds: settings.leaseSeconds)
+            let wanted = target - held.count
+            let taken = try await Deadline.run(seconds: settings.renewEvery, "lease acquisition") { [leases, settings] in
+                try await leases.acquire(count: wanted, leaseSeconds: settings.leaseSeconds)
+            }
             guard !taken.isEmpty else { return }
             let rows: [StoredTask]
             let retired: [TaskKey: Double]
             do {
-                rows = try await store.load(shards: taken)
-                retired = try await store.loadRetired()
+                (rows, retired) = try await Deadline.run(seconds: settings.renewEvery, "loading taken shards") { [store] in
+                    (try await store.load(shards: taken), try await store.loadRetired())
+                }
             } catch {
                 // Without their rows the shards cannot be polled faithfully: give them back for now.
-                try? await leases.release(taken)
+                try? await Deadline.run(seconds: settings.renewEvery, "lease release") { [leases] in try await leases.release(taken) }
                 throw error
             }
+            // Taken with a fresh expiry, so the fence set at this round's renewal (earlier) covers them too.
             state.withLock { $0.held.formUnion(taken) }
             engine.adopt(shards: taken, rows: rows, retired: retired)
             engine.applyBudgetShare()

@@ -13,6 +13,9 @@ public final class ShardOwnership: Sendable {
 
     public let mode: Mode
     private let leased = Mutex<Set<Int>>([])
+    /// Leased mode: the fencing deadline, when the leases must be taken as lost (the keeper moves it at each renewal).
+    /// Past it nothing is kept, whatever the keeper is doing: the pollers check it before every call.
+    private let fence = Mutex<ContinuousClock.Instant?>(nil)
 
     public init(_ selector: ShardSelector) { mode = .fixed(selector) }
     private init(leasedMode: Void) { mode = .leased }
@@ -24,9 +27,14 @@ public final class ShardOwnership: Sendable {
     public func keeps(_ key: TaskKey) -> Bool {
         switch mode {
         case let .fixed(selector): return selector.keeps(key)
-        case .leased: return leased.withLock { $0.contains(StoredTask.shard(of: key)) }
+        case .leased:
+            guard let until = fence.withLock({ $0 }), ContinuousClock.now < until else { return false }
+            return leased.withLock { $0.contains(StoredTask.shard(of: key)) }
         }
     }
+
+    /// Leased mode: the leases held are valid until `until` by this process's monotonic clock.
+    func fence(until: ContinuousClock.Instant) { fence.withLock { $0 = until } }
 
     /// This replica's share of each account's `rate_limit`: 1/total_shards, or the leased shards over all shards.
     public var share: Double {

@@ -265,7 +265,8 @@ public final class PostgresTaskStore: TaskStore, Service, Sendable {
             return
         }
         do {
-            try await client.withTransaction(logger: logger) { connection in
+            try await Deadline.run(seconds: Self.batchTimeout, "write-behind batch") { [self] in
+              try await client.withTransaction(logger: logger) { connection in
                 for (key, change) in batch {
                     switch change {
                     case let .save(row): try await self.upsertFenced(row, connection)
@@ -281,6 +282,7 @@ public final class PostgresTaskStore: TaskStore, Service, Sendable {
                 if !retired.tasks.isEmpty {
                     try await connection.query("DELETE FROM retired_tasks WHERE ended_at < \(retired.forgetBefore)", logger: logger)
                 }
+              }
             }
             worked()
         } catch {
@@ -295,7 +297,9 @@ public final class PostgresTaskStore: TaskStore, Service, Sendable {
 
     private func probe() async {
         do {
-            try await client.query("SELECT 1", logger: logger)
+            try await Deadline.run(seconds: Self.registrationTimeout, "probe") { [client, logger] in
+                try await client.query("SELECT 1", logger: logger)
+            }
             worked()
         } catch {
             failed(error)
@@ -309,7 +313,7 @@ public final class PostgresTaskStore: TaskStore, Service, Sendable {
 
     private func failed(_ error: any Error) {
         reachable.store(false, ordering: .relaxed)
-        health.failed(Self.describe(error))
+        health.failed((error as? StorageError)?.description ?? Self.describe(error))
     }
 
     /// The fence: only while this replica holds an unexpired lease on the row's shard.
@@ -382,13 +386,23 @@ public final class PostgresTaskStore: TaskStore, Service, Sendable {
             """)
     }
 
+    /// How long a registration may wait for the database before it answers 503.
+    public static let registrationTimeout = 3.0
+    /// How long one write-behind batch may take before it is retried.
+    public static let batchTimeout = 10.0
+
     private func registrationWrite(_ query: PostgresQuery) async throws(StorageError) -> StoredTask? {
         do {
-            let rows = try await client.query(query, logger: logger)
-            var result: StoredTask?
-            for try await row in rows { result = try Self.decode(row) }
+            let result = try await Deadline.run(seconds: Self.registrationTimeout, "registration") { [client, logger] in
+                var result: StoredTask?
+                for try await row in try await client.query(query, logger: logger) { result = try Self.decode(row) }
+                return result
+            }
             worked()
             return result
+        } catch let error as StorageError {
+            failed(error)
+            throw StorageError("the task database is unreachable: \(error.description)")
         } catch {
             failed(error)
             throw StorageError("the task database is unreachable: \(Self.describe(error))")
