@@ -55,11 +55,21 @@ python3 scripts/check_kubernetes.py
 
 echo "== swift test"
 swift build --build-tests
+# A throwaway PostgreSQL on loopback: the task store suite runs against it as well as SQLite
+# (Tests/CloudRecIntegrationTests/TaskStoreContractTests.swift). scripts/check_ha.py starts its own.
+pg_dir=$(mktemp -d /tmp/cloudrec-pg.XXXXXX)
+bash scripts/postgres.sh start "$pg_dir"
+trap 'bash scripts/postgres.sh stop "$pg_dir" >/dev/null 2>&1 || true' EXIT
+CLOUDREC_TEST_POSTGRES_URL=$(bash scripts/postgres.sh url "$pg_dir")
+CLOUDREC_TEST_POSTGRES_PASSWORD=$(cat "$pg_dir/password")
+export CLOUDREC_TEST_POSTGRES_URL CLOUDREC_TEST_POSTGRES_PASSWORD
 echo "== the vendors' official SDK clients against the simulators (docs/vendors/fidelity.md)"
 python3 scripts/sdk_clients/check_simulators.py --binary "$(swift build --show-bin-path)/cloudrec_exporter"
 bash scripts/e2e.sh  # real Prometheus + Alertmanager against the demo; prints its duration
 # Again with global.task_series: attention: abnormal exits and upload failures still page with their task_id.
 E2E_TASK_SERIES=attention bash scripts/e2e.sh
+echo "== high availability: 3 replicas on PostgreSQL (kill -9 failover x10, rolling restart, database outage, latency)"
+python3 scripts/check_ha.py --kills 10 2>&1 | tee .build/ha-report.txt
 echo "== schemathesis: the registration API against api/openapi.yaml (generated requests, bounded)"
 bash scripts/schemathesis.sh
 # Release artifacts (tarball, .deb) installed and run in a clean debootstrapped Debian 12 root; the Dockerfile's runtime

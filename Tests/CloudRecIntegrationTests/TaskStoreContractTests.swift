@@ -10,7 +10,7 @@ import Testing
 
 /// The task store's contract, one suite for both backends: the embedded SQLite file and the PostgreSQL database
 /// replicas share. PostgreSQL runs when `CLOUDREC_TEST_POSTGRES_URL` names a server (scripts/test.sh starts a
-/// throwaway one on loopback; `CLOUDREC_STORAGE_PASSWORD` its password); each test empties its tables first.
+/// throwaway one on loopback; `CLOUDREC_TEST_POSTGRES_PASSWORD` its password); each test empties its tables first.
 @Suite("Task store contract (SQLite and PostgreSQL)", .serialized)
 struct TaskStoreContractTests {
     enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
@@ -230,7 +230,7 @@ enum PostgresFixture {
 
     static func withStore(replica: String, emptied: Bool, _ body: @Sendable (PostgresTaskStore) async throws -> Void) async throws {
         var location = try PostgresLocation.parse(try #require(url))
-        if let password = ProcessInfo.processInfo.environment["CLOUDREC_STORAGE_PASSWORD"] { location.password = Secret(password) }
+        if let password = ProcessInfo.processInfo.environment["CLOUDREC_TEST_POSTGRES_PASSWORD"] { location.password = Secret(password) }
         let store = try PostgresTaskStore(location: location, replicaID: replica, logger: Logger(label: "test"))
         let group = ServiceGroup(configuration: .init(services: [.init(service: store)], logger: Logger(label: "test")))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
