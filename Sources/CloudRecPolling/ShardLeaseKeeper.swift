@@ -33,6 +33,8 @@ public final class ShardLeaseKeeper: Service, Sendable {
         var renewEvery: Double { leaseSeconds / 3 }
         /// How long before the database's expiry this replica stops using a lease.
         var margin: Double { max(1.5, leaseSeconds * 0.15) }
+        /// Loading the rows of newly taken shards may take longer than a renewal, never past the new leases' fence.
+        var loadTimeout: Double { max(renewEvery, leaseSeconds - margin) }
     }
 
     private let leases: any ShardLeases
@@ -79,7 +81,11 @@ public final class ShardLeaseKeeper: Service, Sendable {
             group.addTask { await self.resyncLoop() }
             while !Task.isShuttingDownGracefully, !Task.isCancelled {
                 // Until the store has migrated the schema (it retries and logs on its own), there is nothing to renew.
-                if leases.isPrepared { await round() }
+                guard leases.isPrepared else {
+                    try? await Task.sleep(for: .milliseconds(100))
+                    continue
+                }
+                await round()
                 let wait = state.withLock { s -> Duration in
                     let untilFence = s.held.isEmpty ? Duration.seconds(settings.renewEvery) : s.validUntil - ContinuousClock.now
                     return min(Duration.seconds(settings.renewEvery), max(untilFence, .milliseconds(50)))
@@ -158,6 +164,9 @@ public final class ShardLeaseKeeper: Service, Sendable {
         }
     }
 
+    /// Shards taken in one round at most.
+    static let maxShardsPerRound = 16
+
     /// The fair target for this replica among the live ones.
     static func target(replicas: [String], me: String) -> Int {
         guard let index = replicas.firstIndex(of: me) else { return 0 }
@@ -180,7 +189,18 @@ public final class ShardLeaseKeeper: Service, Sendable {
             handovers.increment(["released"], by: Double(extra.count))
             logger.info("shards handed over", metadata: ["shards": .stringConvertible(extra.count), "held": .stringConvertible(target)])
         } else if held.count < target {
-            let wanted = target - held.count
+            try await acquire(upTo: target - held.count, held: held.count, sent: sent)
+        }
+    }
+
+    /// Takes shards in batches of `maxShardsPerRound`, loading each batch's rows before the next: a replica joining
+    /// a loaded database takes its share in steps instead of one long stall. More batches follow in the same round
+    /// while the round is young (an empty database: every shard at once); otherwise the next round renews first.
+    private func acquire(upTo missing: Int, held: Int, sent: ContinuousClock.Instant) async throws {
+        var missing = missing
+        var held = held
+        while missing > 0 {
+            let wanted = min(missing, Self.maxShardsPerRound)
             let taken = try await Deadline.run(seconds: settings.renewEvery, "lease acquisition") { [leases, settings] in
                 try await leases.acquire(count: wanted, leaseSeconds: settings.leaseSeconds)
             }
@@ -188,7 +208,7 @@ public final class ShardLeaseKeeper: Service, Sendable {
             let rows: [StoredTask]
             let retired: [TaskKey: Double]
             do {
-                (rows, retired) = try await Deadline.run(seconds: settings.renewEvery, "loading taken shards") { [store] in
+                (rows, retired) = try await Deadline.run(seconds: settings.loadTimeout, "loading taken shards") { [store] in
                     (try await store.load(shards: taken), try await store.loadRetired())
                 }
             } catch {
@@ -201,8 +221,11 @@ public final class ShardLeaseKeeper: Service, Sendable {
             engine.adopt(shards: taken, rows: rows, retired: retired)
             engine.applyBudgetShare()
             handovers.increment(["acquired"], by: Double(taken.count))
+            held += taken.count
+            missing -= taken.count
             logger.info("shards taken over", metadata: ["shards": .stringConvertible(taken.count), "tasks": .stringConvertible(rows.count),
-                                                       "held": .stringConvertible(held.count + taken.count)])
+                                                       "held": .stringConvertible(held)])
+            guard ContinuousClock.now - sent < .seconds(settings.renewEvery / 2) else { return }
         }
     }
 
