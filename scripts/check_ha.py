@@ -865,20 +865,26 @@ def scenario_db_outage(cluster, figures):
         log(f"db-outage: stopping PostgreSQL for {seconds:.1f}s ({label})")
         paused_at = time.time()
         cluster.pg.pause()
-        statuses, bad, unreachable_seen = {}, [], set()
+        # One registering thread per replica for the whole outage, so that a hanging answer does not stretch it.
+        answers, unreachable_seen, stop = [], set(), threading.Event()
+
+        def registrar(replica):
+            while not stop.is_set():
+                try:
+                    account, task_id, fields = cluster.new_sim_task("out")
+                except (RigFailure, requests.RequestException):
+                    return
+                sent = time.time()
+                status, body, _ = cluster.register(replica, account, task_id, fields, timeout=10)
+                answers.append((replica.id, sent, time.time(), status, body))
+                stop.wait(0.3)
+
+        threads = [threading.Thread(target=registrar, args=(r,), daemon=True) for r in cluster.live()]
+        for thread in threads:
+            thread.start()
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             for replica in cluster.live():
-                account, task_id, fields = cluster.new_sim_task("out")
-                status, body, _ = cluster.register(replica, account, task_id, fields, timeout=10)
-                statuses[str(status)] = statuses.get(str(status), 0) + 1
-                reason = None
-                try:
-                    reason = json.loads(body).get("error") if status == 503 else None
-                except (ValueError, AttributeError):
-                    pass
-                if status != 503 or not reason:
-                    bad.append((replica.id, status, body[:120]))
                 try:
                     if replica.metric("cloudrec_storage_reachable") == 0:
                         unreachable_seen.add(replica.id)
@@ -887,10 +893,32 @@ def scenario_db_outage(cluster, figures):
             time.sleep(0.3)
         cluster.pg.resume()
         back_at = time.time()
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=15)
         log(f"db-outage: PostgreSQL back after {back_at - paused_at:.1f}s")
+        # Sent while the database was away: 503 with a JSON reason (a 2xx that came after the database did is told apart).
+        statuses, bad, late_acks = {}, [], 0
+        for replica_id, sent, answered, status, body in answers:
+            if sent >= back_at:
+                continue
+            statuses[str(status)] = statuses.get(str(status), 0) + 1
+            try:
+                reason = json.loads(body).get("error") if status == 503 else None
+            except (ValueError, AttributeError):
+                reason = None
+            if isinstance(status, int) and 200 <= status < 300 and answered > back_at:
+                late_acks += 1
+            elif status != 503 or not reason:
+                bad.append((replica_id, round(answered - sent, 1), status, body[:120]))
+        if not statuses:
+            cluster.violations.add(name, f"{label} outage: no registration was answered or attempted")
+        if late_acks:
+            cluster.violations.add(name, f"{label} outage: {late_acks} registrations sent during the outage were held until the "
+                                         "database returned and then acknowledged, instead of an immediate 503")
         if bad:
-            cluster.violations.add(name, f"{label} outage: {len(bad)} registrations did not answer 503 with a JSON reason, "
-                                         f"e.g. {bad[:3]}")
+            cluster.violations.add(name, f"{label} outage: {len(bad)} registrations did not answer 503 with a JSON reason "
+                                         f"(replica, seconds, answer), e.g. {bad[:3]}")
         if label == "long" and len(unreachable_seen) < len(cluster.live()):
             cluster.violations.add(name, f"long outage: cloudrec_storage_reachable never 0 on "
                                          f"{sorted({r.id for r in cluster.live()} - unreachable_seen)}")
@@ -919,6 +947,7 @@ def scenario_db_outage(cluster, figures):
         interleaved = cluster.check_no_interleaving(name, paused_at - args.poll_interval, time.time())
         figures["db_outage"][label] = {
             "outage_seconds": round(back_at - paused_at, 1), "registration_answers": statuses,
+            "acknowledged_after_the_return": late_acks,
             "storage_unreachable_seen_on": sorted(unreachable_seen), "storage_reachable_again": bool(reachable),
             "unpolled_30s_after": len(unpolled),
             "repoll_seconds_p50": round(percentile(recovery, 0.5), 2) if recovery else None,
