@@ -595,8 +595,9 @@ class Cluster:
         return account, task_id, fields
 
     def register(self, replica, account, task_id, fields, timeout=10):
-        """PUT through `replica`; returns (status or exception text, body, seconds). 2xx registrations are recorded."""
-        started = time.monotonic()
+        """PUT through `replica`; returns (status or exception text, body, seconds). 2xx registrations are recorded
+        with the time the request was sent (the owner may poll before the answer is back)."""
+        sent, started = time.time(), time.monotonic()
         try:
             r = replica.api("PUT", f"/api/v1/tasks/{account}/{task_id}", body=fields, timeout=timeout)
         except requests.RequestException as error:
@@ -604,7 +605,7 @@ class Cluster:
         elapsed = time.monotonic() - started
         if 200 <= r.status_code < 300:
             with self.seq_lock:
-                self.acked[(account, task_id)] = time.time()
+                self.acked[(account, task_id)] = sent
         return r.status_code, r.text[:300], elapsed
 
     def register_tasks(self, count, prefix, scenario):
@@ -883,13 +884,17 @@ def scenario_db_outage(cluster, figures):
         for thread in threads:
             thread.start()
         end = time.monotonic() + seconds
+        seen_values, scrape_failures = {}, {}
         while time.monotonic() < end:
             for replica in cluster.live():
                 try:
-                    if replica.metric("cloudrec_storage_reachable") == 0:
-                        unreachable_seen.add(replica.id)
-                except requests.RequestException:
-                    pass
+                    value = replica.metric("cloudrec_storage_reachable")
+                except requests.RequestException as error:
+                    scrape_failures.setdefault(replica.id, type(error).__name__)
+                    continue
+                seen_values.setdefault(replica.id, set()).add(value)
+                if value == 0:
+                    unreachable_seen.add(replica.id)
             time.sleep(0.3)
         cluster.pg.resume()
         back_at = time.time()
@@ -919,9 +924,12 @@ def scenario_db_outage(cluster, figures):
         if bad:
             cluster.violations.add(name, f"{label} outage: {len(bad)} registrations did not answer 503 with a JSON reason "
                                          f"(replica, seconds, answer), e.g. {bad[:3]}")
+        if scrape_failures:
+            cluster.violations.add(name, f"{label} outage: GET /metrics failed during the outage: {scrape_failures}")
         if label == "long" and len(unreachable_seen) < len(cluster.live()):
             cluster.violations.add(name, f"long outage: cloudrec_storage_reachable never 0 on "
-                                         f"{sorted({r.id for r in cluster.live()} - unreachable_seen)}")
+                                         f"{sorted({r.id for r in cluster.live()} - unreachable_seen)} (values seen: "
+                                         f"{ {k: sorted(map(str, v)) for k, v in seen_values.items()} }, None: no such metric)")
         unpolled = cluster.wait_polled(keys, back_at, 30, f"within 30s after the {label} outage")
         if unpolled:
             cluster.violations.add(name, f"{label} outage: {len(unpolled)} tasks not polled within 30s after the database "
@@ -948,7 +956,7 @@ def scenario_db_outage(cluster, figures):
         figures["db_outage"][label] = {
             "outage_seconds": round(back_at - paused_at, 1), "registration_answers": statuses,
             "acknowledged_after_the_return": late_acks,
-            "storage_unreachable_seen_on": sorted(unreachable_seen), "storage_reachable_again": bool(reachable),
+            "storage_unreachable_seen_on": sorted(unreachable_seen), "metrics_scrape_failures": scrape_failures, "storage_reachable_again": bool(reachable),
             "unpolled_30s_after": len(unpolled),
             "repoll_seconds_p50": round(percentile(recovery, 0.5), 2) if recovery else None,
             "repoll_seconds_max": round(max(recovery), 2) if recovery else None, "interleaved_tasks": interleaved,
