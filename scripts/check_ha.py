@@ -1138,7 +1138,10 @@ def main():
     violations = Violations()
     cluster = Cluster(args, workdir, violations)
     atexit.register(cluster.shutdown)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    def interrupted(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
     figures = {"seed": seed, "lease_seconds": args.lease, "poll_interval_seconds": args.poll_interval,
                "rate_limit": args.rate_limit, "replicas": args.replicas}
     rig_failure = None
@@ -1158,7 +1161,7 @@ def main():
     except RigFailure as failure:
         rig_failure = str(failure)
     except KeyboardInterrupt:
-        rig_failure = "interrupted"
+        rig_failure = "interrupted (SIGINT or SIGTERM)"
     finally:
         figures["seconds"] = round(time.time() - began, 1)
         cluster.shutdown()
