@@ -715,7 +715,19 @@ class Cluster:
         union = self.listed_everywhere()
         lost = [k for k in keys if k not in union]
         if lost:
-            self.violations.add(scenario, f"{len(lost)} acknowledged registrations listed by no replica, e.g. {lost[:5]}")
+            # What each replica answers for a few of them one by one, and whether a second listing has them.
+            lookups = {}
+            for account, task_id in lost[:3]:
+                for replica in self.live():
+                    try:
+                        status = replica.api("GET", f"/api/v1/tasks/{account}/{task_id}").status_code
+                    except requests.RequestException as error:
+                        status = type(error).__name__
+                    lookups[f"{account}/{task_id}@{replica.id}"] = status
+            relisted = self.listed_everywhere()
+            self.violations.add(scenario, f"{len(lost)} acknowledged registrations listed by no replica, e.g. {lost[:5]} "
+                                          f"(GET one by one: {lookups}; in a second listing: "
+                                          f"{sum(1 for k in lost if k in relisted)} of them)")
         return len(lost)
 
 
