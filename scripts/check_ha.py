@@ -28,8 +28,9 @@ Who polled what comes from the simulators' request logs (GET /_sim/requests: tim
 Throughout: per simulator, never more requests in a sliding second than its rate limit, and none throttled.
 Prints a JSON figures block at the end; exits 1 naming every violated invariant, 2 when the rig itself failed.
 
-  --fake-replicas  runs scripts/ha_fake_replica.py (a crude test double of an HA replica, Agora only) instead of
-               the exporter, to test this script itself: --fake-replicas --accounts agora-demo --tasks 60
+  --fake-replicas  runs scripts/ha_fake_replica.py (a crude test double of an HA replica, Agora only, so tasks go
+               to agora-demo unless --accounts says otherwise) instead of the exporter, to test this script
+               itself: --fake-replicas --tasks 60 --kills 2
   --simulators-binary  a binary with the `simulators` subcommand when --binary lacks it
 
 The work directory (kept on failure, or with --keep) holds every process's log, the generated configuration and
@@ -1142,6 +1143,8 @@ def main():
     parser.add_argument("--fake-replicas", action="store_true",
                         help="run scripts/ha_fake_replica.py (a test double, Agora only) as the replicas: tests this script")
     args = parser.parse_args()
+    if args.fake_replicas and not args.accounts:
+        args.accounts = ["agora-demo"]  # the test double polls Agora only
     if args.dry_check and args.rate_limit > 10:
         args.rate_limit = 5  # a burst of 3× the limit must fit in a second
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
