@@ -19,15 +19,18 @@ Who polled what comes from the simulators' request logs (GET /_sim/requests: tim
   rolling    replicas restarted one at a time (SIGTERM, exit, start, ready, 64 shards owned) while a thread registers
              tasks through random live replicas; every 2xx registration is listed by some replica and polled
   db-outage  PostgreSQL stopped (pg_ctl -m immediate) for less and for more than the lease: registrations meanwhile
-             answer 503 with a JSON reason, nothing acknowledged is lost, no task's polls interleave A,B,A between
+             answer 503 with a JSON reason (or are held and acknowledged only once the database is back: counted as
+             acknowledged_after_the_return), /metrics keeps answering, cloudrec_storage_reachable drops to 0 in the
+             long outage, nothing acknowledged is lost, no task's polls interleave A,B,A between
              replicas within a poll interval, every task is polled again within 30 s of the database's return
   latency    registration latency through random replicas, p50/p99
 
 Throughout: per simulator, never more requests in a sliding second than its rate limit, and none throttled.
 Prints a JSON figures block at the end; exits 1 naming every violated invariant, 2 when the rig itself failed.
 
-  --fake-replicas  runs scripts/ha_fake_replica.py (a crude test double of an HA replica, Agora only) instead of
-               the exporter, to test this script itself: --fake-replicas --accounts agora-demo --tasks 60
+  --fake-replicas  runs scripts/ha_fake_replica.py (a crude test double of an HA replica, Agora only, so tasks go
+               to agora-demo unless --accounts says otherwise) instead of the exporter, to test this script
+               itself: --fake-replicas --tasks 60 --kills 2
   --simulators-binary  a binary with the `simulators` subcommand when --binary lacks it
 
 The work directory (kept on failure, or with --keep) holds every process's log, the generated configuration and
@@ -595,8 +598,9 @@ class Cluster:
         return account, task_id, fields
 
     def register(self, replica, account, task_id, fields, timeout=10):
-        """PUT through `replica`; returns (status or exception text, body, seconds). 2xx registrations are recorded."""
-        started = time.monotonic()
+        """PUT through `replica`; returns (status or exception text, body, seconds). 2xx registrations are recorded
+        with the time the request was sent (the owner may poll before the answer is back)."""
+        sent, started = time.time(), time.monotonic()
         try:
             r = replica.api("PUT", f"/api/v1/tasks/{account}/{task_id}", body=fields, timeout=timeout)
         except requests.RequestException as error:
@@ -604,7 +608,7 @@ class Cluster:
         elapsed = time.monotonic() - started
         if 200 <= r.status_code < 300:
             with self.seq_lock:
-                self.acked[(account, task_id)] = time.time()
+                self.acked[(account, task_id)] = sent
         return r.status_code, r.text[:300], elapsed
 
     def register_tasks(self, count, prefix, scenario):
@@ -712,7 +716,19 @@ class Cluster:
         union = self.listed_everywhere()
         lost = [k for k in keys if k not in union]
         if lost:
-            self.violations.add(scenario, f"{len(lost)} acknowledged registrations listed by no replica, e.g. {lost[:5]}")
+            # What each replica answers for a few of them one by one, and whether a second listing has them.
+            lookups = {}
+            for account, task_id in lost[:3]:
+                for replica in self.live():
+                    try:
+                        status = replica.api("GET", f"/api/v1/tasks/{account}/{task_id}").status_code
+                    except requests.RequestException as error:
+                        status = type(error).__name__
+                    lookups[f"{account}/{task_id}@{replica.id}"] = status
+            relisted = self.listed_everywhere()
+            self.violations.add(scenario, f"{len(lost)} acknowledged registrations listed by no replica, e.g. {lost[:5]} "
+                                          f"(GET one by one: {lookups}; in a second listing: "
+                                          f"{sum(1 for k in lost if k in relisted)} of them)")
         return len(lost)
 
 
@@ -865,35 +881,73 @@ def scenario_db_outage(cluster, figures):
         log(f"db-outage: stopping PostgreSQL for {seconds:.1f}s ({label})")
         paused_at = time.time()
         cluster.pg.pause()
-        statuses, bad, unreachable_seen = {}, [], set()
+        # One registering thread per replica for the whole outage, so that a hanging answer does not stretch it.
+        answers, unreachable_seen, stop = [], set(), threading.Event()
+
+        def registrar(replica):
+            while not stop.is_set():
+                try:
+                    account, task_id, fields = cluster.new_sim_task("out")
+                except (RigFailure, requests.RequestException):
+                    return
+                sent = time.time()
+                status, body, _ = cluster.register(replica, account, task_id, fields, timeout=10)
+                answers.append((replica.id, sent, time.time(), status, body))
+                stop.wait(0.3)
+
+        threads = [threading.Thread(target=registrar, args=(r,), daemon=True) for r in cluster.live()]
+        for thread in threads:
+            thread.start()
         end = time.monotonic() + seconds
+        seen_values, scrape_failures = {}, {}
         while time.monotonic() < end:
             for replica in cluster.live():
-                account, task_id, fields = cluster.new_sim_task("out")
-                status, body, _ = cluster.register(replica, account, task_id, fields, timeout=10)
-                statuses[str(status)] = statuses.get(str(status), 0) + 1
-                reason = None
                 try:
-                    reason = json.loads(body).get("error") if status == 503 else None
-                except (ValueError, AttributeError):
-                    pass
-                if status != 503 or not reason:
-                    bad.append((replica.id, status, body[:120]))
-                try:
-                    if replica.metric("cloudrec_storage_reachable") == 0:
-                        unreachable_seen.add(replica.id)
-                except requests.RequestException:
-                    pass
+                    value = replica.metric("cloudrec_storage_reachable")
+                except requests.RequestException as error:
+                    scrape_failures.setdefault(replica.id, type(error).__name__)
+                    continue
+                seen_values.setdefault(replica.id, set()).add(value)
+                if value == 0:
+                    unreachable_seen.add(replica.id)
             time.sleep(0.3)
+        resuming_at = time.time()  # the database may answer from here on, before resume() returns
         cluster.pg.resume()
         back_at = time.time()
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=15)
         log(f"db-outage: PostgreSQL back after {back_at - paused_at:.1f}s")
+        # Sent while the database was away: 503 with a JSON reason, or a 2xx that came after the database did (held
+        # until the store could take it); anything else (a timeout, a 2xx while it was away, a 5xx without reason) fails.
+        statuses, bad, late_acks = {}, [], 0
+        for replica_id, sent, answered, status, body in answers:
+            if sent >= resuming_at:
+                continue
+            statuses[str(status)] = statuses.get(str(status), 0) + 1
+            try:
+                reason = json.loads(body).get("error") if status == 503 else None
+            except (ValueError, AttributeError):
+                reason = None
+            if isinstance(status, int) and 200 <= status < 300 and answered > resuming_at:
+                late_acks += 1
+            elif status != 503 or not reason:
+                bad.append((replica_id, round(answered - sent, 1), status, body[:120]))
+        if not statuses:
+            cluster.violations.add(name, f"{label} outage: no registration was answered or attempted")
+        if late_acks:
+            # Durable and truthful (the store took it once the database was back), so not a violation; counted.
+            log(f"db-outage: {late_acks} registrations sent during the {label} outage were held and acknowledged once the "
+                "database returned")
         if bad:
-            cluster.violations.add(name, f"{label} outage: {len(bad)} registrations did not answer 503 with a JSON reason, "
-                                         f"e.g. {bad[:3]}")
+            cluster.violations.add(name, f"{label} outage: {len(bad)} registrations did not answer 503 with a JSON reason "
+                                         f"(replica, seconds, answer), e.g. {bad[:3]}")
+        if scrape_failures:
+            cluster.violations.add(name, f"{label} outage: GET /metrics failed during the outage: {scrape_failures}")
         if label == "long" and len(unreachable_seen) < len(cluster.live()):
             cluster.violations.add(name, f"long outage: cloudrec_storage_reachable never 0 on "
-                                         f"{sorted({r.id for r in cluster.live()} - unreachable_seen)}")
+                                         f"{sorted({r.id for r in cluster.live()} - unreachable_seen)} (values seen: "
+                                         f"{ {k: sorted(map(str, v)) for k, v in seen_values.items()} }, None: no such metric)")
         unpolled = cluster.wait_polled(keys, back_at, 30, f"within 30s after the {label} outage")
         if unpolled:
             cluster.violations.add(name, f"{label} outage: {len(unpolled)} tasks not polled within 30s after the database "
@@ -919,7 +973,8 @@ def scenario_db_outage(cluster, figures):
         interleaved = cluster.check_no_interleaving(name, paused_at - args.poll_interval, time.time())
         figures["db_outage"][label] = {
             "outage_seconds": round(back_at - paused_at, 1), "registration_answers": statuses,
-            "storage_unreachable_seen_on": sorted(unreachable_seen), "storage_reachable_again": bool(reachable),
+            "acknowledged_after_the_return": late_acks,
+            "storage_unreachable_seen_on": sorted(unreachable_seen), "metrics_scrape_failures": scrape_failures, "storage_reachable_again": bool(reachable),
             "unpolled_30s_after": len(unpolled),
             "repoll_seconds_p50": round(percentile(recovery, 0.5), 2) if recovery else None,
             "repoll_seconds_max": round(max(recovery), 2) if recovery else None, "interleaved_tasks": interleaved,
@@ -1088,6 +1143,8 @@ def main():
     parser.add_argument("--fake-replicas", action="store_true",
                         help="run scripts/ha_fake_replica.py (a test double, Agora only) as the replicas: tests this script")
     args = parser.parse_args()
+    if args.fake_replicas and not args.accounts:
+        args.accounts = ["agora-demo"]  # the test double polls Agora only
     if args.dry_check and args.rate_limit > 10:
         args.rate_limit = 5  # a burst of 3× the limit must fit in a second
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
@@ -1101,7 +1158,10 @@ def main():
     violations = Violations()
     cluster = Cluster(args, workdir, violations)
     atexit.register(cluster.shutdown)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    def interrupted(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
     figures = {"seed": seed, "lease_seconds": args.lease, "poll_interval_seconds": args.poll_interval,
                "rate_limit": args.rate_limit, "replicas": args.replicas}
     rig_failure = None
@@ -1121,7 +1181,7 @@ def main():
     except RigFailure as failure:
         rig_failure = str(failure)
     except KeyboardInterrupt:
-        rig_failure = "interrupted"
+        rig_failure = "interrupted (SIGINT or SIGTERM)"
     finally:
         figures["seconds"] = round(time.time() - began, 1)
         cluster.shutdown()

@@ -1,13 +1,9 @@
-import CloudRecConfig
 import CloudRecCore
 import CloudRecSimulatorServer
 import CloudRecSimulators
 import Foundation
 import Logging
 import ServiceLifecycle
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `cloudrec_exporter simulators` (hidden): the five vendor simulators of the demo, without its scenarios or an
 /// exporter, for tests that run exporters as separate processes (`scripts/check_ha.py`). Once every simulator

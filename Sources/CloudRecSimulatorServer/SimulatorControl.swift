@@ -23,8 +23,9 @@ import Synchronization
 /// `since` (optional, Unix seconds) keeps the ones that arrived strictly after it; `task_id` is null when the
 /// vendor logic refused the request before looking a task up (bad signature, `throttled`) or listed tasks;
 /// `outcome` is the `SimStats` event (`answered`, `throttled`, `auth_rejected`, `not_found`, `faulted`,
-/// `bad_request`); `user_agent` is null when the client sent none. The HA test reads from it which replica polled
-/// which task when, and whether any client went over the rate limit.
+/// `bad_request`; `status_<code>` when the vendor logic counted none); `user_agent` is null when the client sent
+/// none. The HA test reads from it which replica polled which task when, and whether any client went over the rate
+/// limit.
 ///
 /// Faults (`operation` omitted or `*`: every endpoint; `"fault": "none"` switches one off): `http_status` with
 /// `status`, `not_json`, `wrong_shape`, `hang` with `seconds`, `slow_drip` with `bytes_per_second`,

@@ -53,6 +53,27 @@ struct SimulatorControlTests {
         #expect(status == 200 && task["id"]?.stringValue == "t2")
     }
 
+    @Test("GET /_sim/requests lists the logged vendor requests, oldest first, after `since`; a bad `since` is a 400")
+    func requestLog() throws {
+        let control = SimulatorControl(book: account.book)
+        control.requests.append(.init(time: 100.5, operation: "query", taskID: "t1", userAgent: "cloudrec_exporter/x replica/r1",
+                                      outcome: "answered"))
+        control.requests.append(.init(time: 101.25, operation: "query", taskID: nil, userAgent: nil, outcome: "throttled"))
+        let (status, listed) = try call(control, "GET", "/_sim/requests")
+        #expect(status == 200)
+        let all = try #require(listed["requests"]?.arrayValue)
+        #expect(all.count == 2)
+        #expect(all[0]["t"]?.doubleValue == 100.5 && all[0]["task_id"]?.stringValue == "t1")
+        #expect(all[0]["user_agent"]?.stringValue == "cloudrec_exporter/x replica/r1" && all[0]["outcome"]?.stringValue == "answered")
+        #expect(all[1]["task_id"]?.isNull == true && all[1]["user_agent"]?.isNull == true)
+        let request = SimRequest(method: "GET", path: "/_sim/requests", rawQuery: "since=100.5")
+        let later = try JSONValue.parse(try #require(control.respond(to: request)).body)
+        #expect(later["requests"]?.arrayValue?.compactMap { $0["outcome"]?.stringValue } == ["throttled"])
+        let bad = SimRequest(method: "GET", path: "/_sim/requests", rawQuery: "since=soon")
+        #expect(try #require(control.respond(to: bad)).status == 400)
+        #expect(try call(control, "POST", "/_sim/requests", "{}").0 == 405)
+    }
+
     @Test("bad input gets a 4xx with a JSON reason; other paths are left to the vendor logic")
     func badInput() throws {
         let control = SimulatorControl(book: account.book)

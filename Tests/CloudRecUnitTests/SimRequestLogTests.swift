@@ -27,6 +27,12 @@ struct SimRequestLogTests {
         let small = SimRequestLog(capacity: 4)
         for second in 1 ... 7 { small.append(entry(Double(second))) }
         #expect(small.entries(since: 5).map(\.time) == [6, 7])
+        #expect(small.entries(since: 0).map(\.time) == [4, 5, 6, 7])
+        // Logged slightly out of time order (two answers in flight): both are found, in logged order.
+        let racing = SimRequestLog(capacity: 10)
+        for time in [10.0, 10.4, 10.3, 10.6] { racing.append(entry(time)) }
+        #expect(racing.entries(since: 10.35).map(\.time) == [10.4, 10.6])
+        #expect(racing.entries(since: 10.2).map(\.time) == [10.4, 10.3, 10.6])
     }
 
     /// A real simulator's answers: the task the vendor logic looked up, the outcome it counted, the client's

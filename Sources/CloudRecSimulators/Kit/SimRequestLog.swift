@@ -47,12 +47,20 @@ public final class SimRequestLog: Sendable {
         }
     }
 
-    /// The kept entries that arrived strictly after `since` (all of them without it), oldest first.
+    /// The kept entries that arrived strictly after `since` (all of them without it), in the order they were logged.
+    /// With `since` only the recent end of the ring is read: entries are logged in arrival order to within the
+    /// microseconds one answer takes, so the scan stops at the first entry a second older than `since`.
     public func entries(since: Double? = nil) -> [Entry] {
         ring.withLock { ring in
-            let ordered = ring.entries[ring.next...] + ring.entries[..<ring.next]
-            guard let since else { return Array(ordered) }
-            return ordered.filter { $0.time > since }
+            guard let since else { return Array(ring.entries[ring.next...] + ring.entries[..<ring.next]) }
+            let count = ring.entries.count
+            var picked: [Entry] = []
+            for back in 0 ..< count {
+                let entry = ring.entries[(ring.next - 1 - back + count) % count]
+                if entry.time <= since - 1 { break }
+                if entry.time > since { picked.append(entry) }
+            }
+            return picked.reversed()
         }
     }
 
