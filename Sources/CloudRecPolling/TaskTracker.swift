@@ -258,8 +258,8 @@ public final class TaskTracker: Sendable {
         // A status change (above all an end) and anything newly counted are saved at once, so a crash cannot make a
         // finished task look new or count an event twice; routine refreshes (last success time, file growth) are
         // written behind in batches.
-        if statusChanged, (try? persistence?.saveNow([task.row])) != nil { return }
-        persistence?.saveLater(task.row)
+        if statusChanged, (try? persistence?.saveNow([task])) != nil { return }
+        persistence?.saveLater(task)
     }
 
     /// Forgets tasks' series and rows; finished ones are remembered as retired. Called with the task lock held.
@@ -308,7 +308,7 @@ public final class TaskTracker: Sendable {
             task.spec.labels.merge(spec.labels) { _, new in new }
             let changed = isNew || before.0 != task.sources || before.1 != task.spec.fields || before.2 != task.spec.labels
             if changed, durable, let persistence {
-                do { try persistence.saveNow([task.row]) } catch {
+                do { try persistence.saveNow([task]) } catch {
                     failure = error
                     return
                 }
@@ -317,7 +317,7 @@ public final class TaskTracker: Sendable {
             result = (isNew, task, changed)
             if changed {
                 show(task, now: Date().timeIntervalSince1970)
-                if !durable { persistence?.saveLater(task.row) }
+                if !durable { persistence?.saveLater(task) }
             }
             if isNew, task.counted?.closed != true { counters.countStart(vendor: vendor, account: spec.account, source: source) }
         }
@@ -335,7 +335,7 @@ public final class TaskTracker: Sendable {
                 unpublish([task])
             } else {
                 all[key] = task
-                persistence?.saveLater(task.row)
+                persistence?.saveLater(task)
             }
         }
     }

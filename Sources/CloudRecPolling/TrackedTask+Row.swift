@@ -4,7 +4,10 @@ import Foundation
 
 /// A tracked task as a task-store row (`StoredTask`) and back. The row's columns are authoritative for identity,
 /// sources, fields and labels; the state document (this type's Codable form) carries everything else the owner knows.
-extension TrackedTask {
+extension TrackedTask: StoredTaskSource {
+    public var storedKey: TaskKey { key }
+    public func storedRow() -> StoredTask { row }
+
     public var row: StoredTask {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

@@ -185,12 +185,12 @@ public final class PostgresTaskStore: TaskStore, Service, Sendable {
 
     // MARK: Owner writes (queued; fenced by the shard lease)
 
-    public func saveNow(_ rows: [StoredTask]) throws {
+    public func saveNow(_ rows: [any StoredTaskSource]) throws {
         for row in rows { pending.save(row) }
         wake.yield()
     }
 
-    public func saveLater(_ row: StoredTask) { pending.save(row) }
+    public func saveLater(_ row: any StoredTaskSource) { pending.save(row) }
 
     public func delete(_ rows: [StoredTaskVersion]) throws {
         pending.remove(rows)
@@ -269,7 +269,7 @@ public final class PostgresTaskStore: TaskStore, Service, Sendable {
               try await client.withTransaction(logger: logger) { connection in
                 for (key, change) in batch {
                     switch change {
-                    case let .save(row): try await self.upsertFenced(row, connection)
+                    case let .save(source): try await self.upsertFenced(source.storedRow(), connection)
                     case let .remove(version): try await self.deleteFenced(StoredTaskVersion(key: key, registrationVersion: version), connection)
                     }
                 }

@@ -125,7 +125,8 @@ public final class SQLiteTaskStore: TaskStore, Service, Sendable {
         5: "BUSY", 6: "LOCKED", 8: "READONLY", 10: "IOERR", 11: "CORRUPT", 13: "FULL", 14: "CANTOPEN", 26: "NOTADB",
     ]
 
-    public func saveNow(_ rows: [StoredTask]) throws {
+    public func saveNow(_ sources: [any StoredTaskSource]) throws {
+        let rows = sources.map { $0.storedRow() }
         try writeOrder.withLock { _ throws(StorageError) in
             try write { db in
                 for row in rows { try Self.upsert(row, db) }
@@ -136,7 +137,7 @@ public final class SQLiteTaskStore: TaskStore, Service, Sendable {
         }
     }
 
-    public func saveLater(_ row: StoredTask) { pending.save(row) }
+    public func saveLater(_ row: any StoredTaskSource) { pending.save(row) }
 
     public func delete(_ rows: [StoredTaskVersion]) throws {
         guard !rows.isEmpty else { return }
@@ -266,10 +267,14 @@ public final class SQLiteTaskStore: TaskStore, Service, Sendable {
                 return
             }
             do {
+                let rows = batch.compactMapValues { change -> StoredTask? in
+                    if case let .save(source) = change { return source.storedRow() }
+                    return nil
+                }
                 try write { db in
                     for (key, change) in batch {
                         switch change {
-                        case let .save(row): try Self.upsert(row, db)
+                        case .save: if let row = rows[key] { try Self.upsert(row, db) }
                         case .remove: try Self.remove(key, db)
                         }
                     }

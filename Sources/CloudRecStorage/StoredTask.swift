@@ -88,3 +88,15 @@ public struct TaskRegistration: Sendable, Hashable {
         self.at = at
     }
 }
+
+/// What the store can write as a row. The row, state document included, is only made when the store writes it:
+/// a write-behind batch encodes each task once, however often it was polled since the last batch.
+public protocol StoredTaskSource: Sendable {
+    var storedKey: TaskKey { get }
+    func storedRow() -> StoredTask
+}
+
+extension StoredTask: StoredTaskSource {
+    public var storedKey: TaskKey { key }
+    public func storedRow() -> StoredTask { self }
+}

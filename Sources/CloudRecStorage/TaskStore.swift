@@ -14,8 +14,8 @@ import Synchronization
 public protocol TaskStore: Sendable {
     /// SQLite: on disk when it returns (registrations are acknowledged after it). PostgreSQL: queued and written at
     /// once by the writer task (owner state; registrations go through `register`, which is durable when it returns).
-    func saveNow(_ rows: [StoredTask]) throws
-    func saveLater(_ row: StoredTask)
+    func saveNow(_ rows: [any StoredTaskSource]) throws
+    func saveLater(_ row: any StoredTaskSource)
     /// Throws when the rows could not be deleted now; the deletion is retried with the write-behind batch.
     func delete(_ rows: [StoredTaskVersion]) throws
     /// Remembers finished tasks that were forgotten, so their events are not counted again; entries that ended
@@ -45,13 +45,13 @@ public struct StorageError: Error, CustomStringConvertible {
 /// deletion. Newer entries win over a batch being retried.
 final class PendingWrites: Sendable {
     enum Write: Sendable {
-        case save(StoredTask)
+        case save(any StoredTaskSource)
         case remove(Int64)
     }
     private let items = Mutex<[TaskKey: Write]>([:])
 
     var count: Int { items.withLock { $0.count } }
-    func save(_ row: StoredTask) { items.withLock { $0[row.key] = .save(row) } }
+    func save(_ row: any StoredTaskSource) { items.withLock { $0[row.storedKey] = .save(row) } }
     func remove(_ rows: [StoredTaskVersion]) { items.withLock { all in for row in rows { all[row.key] = .remove(row.registrationVersion) } } }
     func discard(_ keys: some Sequence<TaskKey>) { items.withLock { all in for key in keys { all.removeValue(forKey: key) } } }
     func take() -> [TaskKey: Write] {

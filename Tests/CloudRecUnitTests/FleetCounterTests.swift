@@ -11,12 +11,13 @@ import Testing
 final class MemoryPersistence: TaskStore, @unchecked Sendable {
     private struct State {
         var rows: [TaskKey: StoredTask] = [:]
-        var pending: [TaskKey: StoredTask] = [:]
+        var pending: [TaskKey: any StoredTaskSource] = [:]
         var retired: [TaskKey: Double] = [:]
     }
     private let state = Mutex(State())
 
-    func saveNow(_ rows: [StoredTask]) throws {
+    func saveNow(_ sources: [any StoredTaskSource]) throws {
+        let rows = sources.map { $0.storedRow() }
         state.withLock { state in
             for row in rows {
                 state.rows[row.key] = row
@@ -25,7 +26,7 @@ final class MemoryPersistence: TaskStore, @unchecked Sendable {
         }
     }
 
-    func saveLater(_ row: StoredTask) { state.withLock { $0.pending[row.key] = row } }
+    func saveLater(_ row: any StoredTaskSource) { state.withLock { $0.pending[row.storedKey] = row } }
 
     func delete(_ rows: [StoredTaskVersion]) throws {
         state.withLock { state in
