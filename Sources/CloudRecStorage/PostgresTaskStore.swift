@@ -24,6 +24,8 @@ public final class PostgresTaskStore: TaskStore, Service, Sendable {
     public let location: PostgresLocation
     public let replicaID: String
     let client: PostgresClient
+    /// The lease keeper's own small pool: renewals never wait behind a large write batch or a slow registration.
+    let leaseClient: PostgresClient
     let logger: Logger
     private let health: StoreHealth
     private let pending = PendingWrites()
@@ -52,6 +54,9 @@ public final class PostgresTaskStore: TaskStore, Service, Sendable {
         health = StoreHealth(logger: logger, name: location.redacted,
                              failingMessage: "task store writes failing: registrations answer 503, polling goes on from memory while leases hold, state changes are retried every second")
         client = PostgresClient(configuration: try location.clientConfiguration(), backgroundLogger: Self.quiet(logger))
+        var leaseConfiguration = try location.clientConfiguration()
+        leaseConfiguration.options.maximumConnections = 2
+        leaseClient = PostgresClient(configuration: leaseConfiguration, backgroundLogger: Self.quiet(logger))
         (wakes, wake) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
         (changes, changeSink) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(100_000))
     }
@@ -70,6 +75,7 @@ public final class PostgresTaskStore: TaskStore, Service, Sendable {
     public func run() async throws {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.client.run() }
+            group.addTask { await self.leaseClient.run() }
             group.addTask {
                 await self.prepare()
                 await withDiscardingTaskGroup { loops in
@@ -264,22 +270,33 @@ public final class PostgresTaskStore: TaskStore, Service, Sendable {
             if !health.isWritable { await probe() }
             return
         }
+        var saves: [StoredTask] = []
+        var removals: [StoredTaskVersion] = []
+        for (key, change) in batch {
+            switch change {
+            case let .save(source): saves.append(source.storedRow())
+            case let .remove(version): removals.append(StoredTaskVersion(key: key, registrationVersion: version))
+            }
+        }
         do {
-            try await Deadline.run(seconds: Self.batchTimeout, "write-behind batch") { [self] in
+            // One statement per chunk of rows (unnest), the server's own statement timeout, and the writer's deadline
+            // above it: a batch of 100,000 fresh states takes a few statements, never one round trip per row.
+            try await Deadline.run(seconds: Self.batchTimeout + 5, "write-behind batch") { [self, saves, removals] in
               try await client.withTransaction(logger: logger) { connection in
-                for (key, change) in batch {
-                    switch change {
-                    case let .save(source): try await self.upsertFenced(source.storedRow(), connection)
-                    case let .remove(version): try await self.deleteFenced(StoredTaskVersion(key: key, registrationVersion: version), connection)
-                    }
+                try await connection.query("SET LOCAL statement_timeout = \(unescaped: String(Int(Self.batchTimeout * 1000)))", logger: logger)
+                for start in stride(from: 0, to: saves.count, by: Self.rowsPerStatement) {
+                    try await self.upsertFenced(saves[start..<min(saves.count, start + Self.rowsPerStatement)], connection)
                 }
-                for (key, endedAt) in retired.tasks {
-                    try await connection.query("""
-                        INSERT INTO retired_tasks (account, task_id, ended_at) VALUES (\(key.account), \(key.taskID), \(endedAt))
-                        ON CONFLICT (account, task_id) DO UPDATE SET ended_at = greatest(retired_tasks.ended_at, excluded.ended_at)
-                        """, logger: logger)
+                for start in stride(from: 0, to: removals.count, by: Self.rowsPerStatement) {
+                    try await self.deleteFenced(removals[start..<min(removals.count, start + Self.rowsPerStatement)], connection)
                 }
                 if !retired.tasks.isEmpty {
+                    let keys = Array(retired.tasks.keys)
+                    try await connection.query("""
+                        INSERT INTO retired_tasks (account, task_id, ended_at)
+                        SELECT * FROM unnest(\(keys.map(\.account))::text[], \(keys.map(\.taskID))::text[], \(keys.map { retired.tasks[$0] ?? 0 })::float8[])
+                        ON CONFLICT (account, task_id) DO UPDATE SET ended_at = greatest(retired_tasks.ended_at, excluded.ended_at)
+                        """, logger: logger)
                     try await connection.query("DELETE FROM retired_tasks WHERE ended_at < \(retired.forgetBefore)", logger: logger)
                 }
               }
@@ -317,14 +334,26 @@ public final class PostgresTaskStore: TaskStore, Service, Sendable {
     }
 
     /// The fence: only while this replica holds an unexpired lease on the row's shard.
-    private func upsertFenced(_ row: StoredTask, _ connection: PostgresConnection) async throws {
+    /// Rows per statement of a write-behind batch.
+    static let rowsPerStatement = 1000
+
+    /// The fence: rows are written only while this replica holds an unexpired lease on their shard. Source lists
+    /// travel as JSON text (arrays of arrays do not unnest), a missing end as -1.
+    private func upsertFenced(_ rows: ArraySlice<StoredTask>, _ connection: PostgresConnection) async throws {
         try await connection.query("""
             INSERT INTO task_rows (account, task_id, vendor, shard, shared_sources, local_sources, fields, labels, registered_at,
                                    status, ended_at, state, registration_version)
-            SELECT \(row.key.account), \(row.key.taskID), \(row.vendor), \(row.shard), \(row.sharedSources), \(row.localSources),
-                   \(StoredColumns.map(row.fields))::jsonb, \(StoredColumns.map(row.labels))::jsonb, \(row.registeredAt),
-                   \(row.status), \(row.endedAt), \(String(decoding: row.state, as: UTF8.self)), \(row.registrationVersion)
-            WHERE EXISTS (SELECT 1 FROM shard_leases WHERE shard = \(row.shard) AND owner = \(replicaID) AND expires_at > now())
+            SELECT r.account, r.task_id, r.vendor, r.shard,
+                   ARRAY(SELECT jsonb_array_elements_text(r.shared::jsonb)), ARRAY(SELECT jsonb_array_elements_text(r.local::jsonb)),
+                   r.fields::jsonb, r.labels::jsonb, r.registered_at, r.status, NULLIF(r.ended_at, -1), r.state, r.version
+            FROM unnest(\(rows.map(\.key.account))::text[], \(rows.map(\.key.taskID))::text[], \(rows.map(\.vendor))::text[],
+                        \(rows.map(\.shard))::int8[], \(rows.map { StoredColumns.list($0.sharedSources) })::text[],
+                        \(rows.map { StoredColumns.list($0.localSources) })::text[], \(rows.map { StoredColumns.map($0.fields) })::text[],
+                        \(rows.map { StoredColumns.map($0.labels) })::text[], \(rows.map(\.registeredAt))::float8[],
+                        \(rows.map(\.status))::text[], \(rows.map { $0.endedAt ?? -1 })::float8[],
+                        \(rows.map { String(decoding: $0.state, as: UTF8.self) })::text[], \(rows.map(\.registrationVersion))::int8[])
+              AS r(account, task_id, vendor, shard, shared, local, fields, labels, registered_at, status, ended_at, state, version)
+            WHERE EXISTS (SELECT 1 FROM shard_leases l WHERE l.shard = r.shard AND l.owner = \(replicaID) AND l.expires_at > now())
             ON CONFLICT (account, task_id) DO UPDATE SET
               local_sources = excluded.local_sources,
               fields = excluded.fields || task_rows.fields, labels = excluded.labels || task_rows.labels,
@@ -332,10 +361,12 @@ public final class PostgresTaskStore: TaskStore, Service, Sendable {
             """, logger: logger)
     }
 
-    private func deleteFenced(_ row: StoredTaskVersion, _ connection: PostgresConnection) async throws {
+    private func deleteFenced(_ rows: ArraySlice<StoredTaskVersion>, _ connection: PostgresConnection) async throws {
         try await connection.query("""
-            DELETE FROM task_rows t WHERE account = \(row.key.account) AND task_id = \(row.key.taskID)
-              AND registration_version = \(row.registrationVersion)
+            DELETE FROM task_rows t
+            USING unnest(\(rows.map(\.key.account))::text[], \(rows.map(\.key.taskID))::text[], \(rows.map(\.registrationVersion))::int8[])
+              AS d(account, task_id, version)
+            WHERE t.account = d.account AND t.task_id = d.task_id AND t.registration_version = d.version
               AND EXISTS (SELECT 1 FROM shard_leases l WHERE l.shard = t.shard AND l.owner = \(replicaID) AND l.expires_at > now())
             """, logger: logger)
     }

@@ -38,7 +38,7 @@ public protocol ShardLeases: Sendable {
 extension PostgresTaskStore: ShardLeases {
     public func renew(leaseSeconds: Double) async throws -> LeaseRound {
         guard isPrepared else { throw StorageError("the task database is not ready yet") }
-        return try await client.withTransaction(logger: logger) { connection in
+        return try await leaseClient.withTransaction(logger: logger) { connection in
             try await connection.query("""
                 INSERT INTO replicas (id, seen_at) VALUES (\(replicaID), now()) ON CONFLICT (id) DO UPDATE SET seen_at = now()
                 """, logger: logger)
@@ -66,7 +66,7 @@ extension PostgresTaskStore: ShardLeases {
     public func acquire(count: Int, leaseSeconds: Double) async throws -> Set<Int> {
         guard count > 0 else { return [] }
         var taken = Set<Int>()
-        for try await shard in try await client.query("""
+        for try await shard in try await leaseClient.query("""
             UPDATE shard_leases SET owner = \(replicaID), epoch = epoch + 1, expires_at = now() + make_interval(secs => \(leaseSeconds))
             WHERE shard IN (SELECT shard FROM shard_leases WHERE owner IS NULL OR expires_at <= now()
                             ORDER BY shard LIMIT \(count) FOR UPDATE SKIP LOCKED)
@@ -77,13 +77,13 @@ extension PostgresTaskStore: ShardLeases {
 
     public func release(_ shards: Set<Int>) async throws {
         guard !shards.isEmpty else { return }
-        try await client.query("""
+        try await leaseClient.query("""
             UPDATE shard_leases SET owner = NULL, expires_at = now() WHERE owner = \(replicaID) AND shard = ANY(\(shards.sorted()))
             """, logger: logger)
     }
 
     public func leave() async throws {
-        try await client.query("UPDATE shard_leases SET owner = NULL, expires_at = now() WHERE owner = \(replicaID)", logger: logger)
-        try await client.query("DELETE FROM replicas WHERE id = \(replicaID)", logger: logger)
+        try await leaseClient.query("UPDATE shard_leases SET owner = NULL, expires_at = now() WHERE owner = \(replicaID)", logger: logger)
+        try await leaseClient.query("DELETE FROM replicas WHERE id = \(replicaID)", logger: logger)
     }
 }
