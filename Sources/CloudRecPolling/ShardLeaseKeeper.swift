@@ -134,13 +134,7 @@ public final class ShardLeaseKeeper: Service, Sendable {
                 return (lost, s.reachable)
             }
             if !wasReachable { logger.info("shard leases renewed again", metadata: ["held": .stringConvertible(view.held.count)]) }
-            if !lost.isEmpty {
-                engine.release(shards: lost)
-                engine.applyBudgetShare()
-                handovers.increment(["expired"], by: Double(lost.count))
-                logger.warning("shard leases ran out before renewal; their tasks are polled by another replica",
-                               metadata: ["shards": .stringConvertible(lost.count)])
-            }
+            letGo(expired: lost, "shard leases ran out before renewal; their tasks are polled by another replica", level: .warning)
             try await rebalance(view, sent: sent)
         } catch {
             renewals.increment(["failed"])
@@ -154,14 +148,17 @@ public final class ShardLeaseKeeper: Service, Sendable {
                 logger.error("cannot renew the shard leases: polling goes on from memory until they run out, then stops",
                              metadata: ["error": .string("\(error)")])
             }
-            if !expired.isEmpty {
-                engine.release(shards: expired)
-                engine.applyBudgetShare()
-                handovers.increment(["expired"], by: Double(expired.count))
-                logger.error("shard leases ran out while the database was unreachable; polling of their tasks stopped",
-                             metadata: ["shards": .stringConvertible(expired.count)])
-            }
+            letGo(expired: expired, "shard leases ran out while the database was unreachable; polling of their tasks stopped", level: .error)
         }
+    }
+
+    /// Stops polling and exporting shards whose leases ran out, lowers the budget, counts and logs it.
+    private func letGo(expired shards: Set<Int>, _ message: Logger.Message, level: Logger.Level) {
+        guard !shards.isEmpty else { return }
+        engine.release(shards: shards)
+        engine.applyBudgetShare()
+        handovers.increment(["expired"], by: Double(shards.count))
+        logger.log(level: level, message, metadata: ["shards": .stringConvertible(shards.count)])
     }
 
     /// Shards taken in one round at most.

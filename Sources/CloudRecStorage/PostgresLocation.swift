@@ -63,8 +63,9 @@ public struct PostgresLocation: Sendable {
     /// The URL without its password, for logs.
     public var redacted: String { "postgres://\(user)@\(host):\(port)/\(database)?sslmode=\(tlsMode.rawValue)" }
 
-    func tls() throws(StorageError) -> PostgresConnection.Configuration.TLS {
-        guard tlsMode != .disable else { return .disable }
+    /// The client TLS settings for `sslmode` (nil: `disable`).
+    func tlsConfiguration() throws(StorageError) -> TLSConfiguration? {
+        guard tlsMode != .disable else { return nil }
         var configuration = TLSConfiguration.makeClientConfiguration()
         if tlsMode == .require { configuration.certificateVerification = .noHostnameVerification }
         if let rootCertificateFile {
@@ -74,37 +75,28 @@ public struct PostgresLocation: Sendable {
                 throw StorageError("--storage.url: cannot read sslrootcert \(rootCertificateFile): \(error)")
             }
         }
-        do {
-            return .require(try NIOSSLContext(configuration: configuration))
-        } catch {
-            throw StorageError("--storage.url: TLS setup failed: \(error)")
-        }
+        return configuration
     }
 
     func clientConfiguration() throws(StorageError) -> PostgresClient.Configuration {
         var configuration = PostgresClient.Configuration(host: host, port: port, username: user, password: password?.reveal(),
                                                          database: database, tls: .disable)
-        switch tlsMode {
-        case .disable: break
-        case .require, .verifyFull:
-            var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
-            if tlsMode == .require { tlsConfiguration.certificateVerification = .noHostnameVerification }
-            if let rootCertificateFile {
-                do {
-                    tlsConfiguration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(rootCertificateFile))
-                } catch {
-                    throw StorageError("--storage.url: cannot read sslrootcert \(rootCertificateFile): \(error)")
-                }
-            }
-            configuration.tls = .require(tlsConfiguration)
-        }
+        if let tls = try tlsConfiguration() { configuration.tls = .require(tls) }
         configuration.options.connectTimeout = .seconds(3)
         configuration.options.maximumConnections = 8
         return configuration
     }
 
     func connectionConfiguration() throws(StorageError) -> PostgresConnection.Configuration {
-        PostgresConnection.Configuration(host: host, port: port, username: user, password: password?.reveal(), database: database,
-                                         tls: try tls())
+        var tls = PostgresConnection.Configuration.TLS.disable
+        if let configuration = try tlsConfiguration() {
+            do {
+                tls = .require(try NIOSSLContext(configuration: configuration))
+            } catch {
+                throw StorageError("--storage.url: TLS setup failed: \(error)")
+            }
+        }
+        return PostgresConnection.Configuration(host: host, port: port, username: user, password: password?.reveal(), database: database,
+                                                tls: tls)
     }
 }
