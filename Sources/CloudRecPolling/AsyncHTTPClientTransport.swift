@@ -15,6 +15,17 @@ public struct AsyncHTTPClientTransport: VendorTransport {
     /// Set when the account's CA file could not be loaded: every request fails with this reason.
     let tlsProblem: String?
 
+    /// The client configuration the exporter polls with: connect within 5 s, idle connections kept 60 s, no tracing
+    /// (no tracer is bootstrapped, yet with the default no-op tracer AsyncHTTPClient still built a span and its
+    /// attributes for every request), no decompression (vendors answer small uncompressed JSON).
+    public static var clientConfiguration: HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(5)),
+                                                     connectionPool: .init(idleTimeout: .seconds(60)))
+        configuration.tracing.tracer = nil
+        configuration.decompression = .disabled
+        return configuration
+    }
+
     public init(client: HTTPClient) {
         self.init(client: client, tlsConfiguration: nil, tlsProblem: nil)
     }
@@ -49,42 +60,43 @@ public struct AsyncHTTPClientTransport: VendorTransport {
         var description: String { "no PEM certificate in the file" }
     }
 
+    /// One exchange through AsyncHTTPClient's delegate API with `ResponseAccumulator`: the deadline covers the whole
+    /// exchange (connect, head and a body that drips in slowly), the accumulator refuses a body over the cap (from its
+    /// Content-Length already), and the answer is handed over once. The streaming API cost a task group per poll (a
+    /// second child sleeping for the timeout, cancelled each time with a thrown CancellationError), a body stream
+    /// and a continuation per chunk, for the same outcome. Cancelling the calling task cancels the request.
     public func send(_ request: OutboundRequest, timeout: Double, maxResponseBytes: Int) async throws -> InboundResponse {
         if let tlsProblem { throw TransportFailure.connection(tlsProblem) }
-        var outbound = HTTPClientRequest(url: request.url)
-        outbound.method = HTTPMethod(rawValue: request.method)
-        for header in request.headers { outbound.headers.add(name: header.name, value: header.value) }
-        if !request.body.isEmpty { outbound.body = .bytes(ByteBuffer(bytes: request.body)) }
-        if let tlsConfiguration { outbound.tlsConfiguration = tlsConfiguration }
-        let prepared = outbound
-        let deadline = NIODeadline.now() + .nanoseconds(CheckedNumber.nanoseconds(timeout))
-        return try await withThrowingTaskGroup(of: InboundResponse?.self) { group in
-            group.addTask {
-                do {
-                    let response = try await client.execute(prepared, deadline: deadline)
-                    let body = try await response.body.collect(upTo: maxResponseBytes)
-                    var headers: [String: String] = [:]
-                    for header in response.headers { headers[header.name.lowercased()] = header.value }
-                    return InboundResponse(status: Int(response.status.code), headers: headers, body: Array(buffer: body))
-                } catch is NIOTooManyBytesError {
-                    throw TransportFailure.responseTooLarge(limit: maxResponseBytes)
-                } catch let error as HTTPClientError {
-                    if error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
-                        throw TransportFailure.timeout
-                    }
-                    throw TransportFailure.connection(error.description)
-                } catch let error as NIOSSLError {
-                    throw TransportFailure.connection("TLS: \(error)")
-                }
+        // ResponseAccumulator traps outside 0...2^32; the configuration allows 1 KiB to 1 GiB.
+        let cap = min(max(maxResponseBytes, 0), 1 << 32)
+        do {
+            var headers = HTTPHeaders()
+            headers.reserveCapacity(request.headers.count)
+            for header in request.headers { headers.add(name: header.name, value: header.value) }
+            let outbound = try HTTPClient.Request(url: request.url, method: HTTPMethod(rawValue: request.method), headers: headers,
+                                                  body: request.body.isEmpty ? nil : .bytes(request.body),
+                                                  tlsConfiguration: tlsConfiguration)
+            let deadline = NIODeadline.now() + .nanoseconds(CheckedNumber.nanoseconds(timeout))
+            let task = client.execute(request: outbound, delegate: ResponseAccumulator(request: outbound, maxBodySize: cap),
+                                      eventLoop: .indifferent, deadline: deadline)
+            let response = try await withTaskCancellationHandler {
+                try await task.futureResult.get()
+            } onCancel: {
+                task.cancel()
             }
-            // The deadline covers the head; this covers a body that drips in slowly.
-            group.addTask {
-                try await Task.sleep(for: .seconds(CheckedNumber.clamped(timeout, to: 0...315_360_000)))
-                return nil
+            var names: [String: String] = [:]
+            for header in response.headers { names[header.name.lowercased()] = header.value }
+            return InboundResponse(status: Int(response.status.code), headers: names,
+                                   body: response.body.map { Array(buffer: $0) } ?? [])
+        } catch is ResponseAccumulator.ResponseTooBigError {
+            throw TransportFailure.responseTooLarge(limit: maxResponseBytes)
+        } catch let error as HTTPClientError {
+            if error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+                throw TransportFailure.timeout
             }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let response = first else { throw TransportFailure.timeout }
-            return response
+            throw TransportFailure.connection(error.description)
+        } catch let error as NIOSSLError {
+            throw TransportFailure.connection("TLS: \(error)")
         }
     }
 }
