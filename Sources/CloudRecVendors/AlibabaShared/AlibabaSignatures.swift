@@ -1,3 +1,4 @@
+import CloudRecCore
 import Crypto
 import Foundation
 
@@ -113,7 +114,10 @@ public enum AlibabaTimestamp {
     private static let style = Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC")!)
 
     public static func format(_ date: Date) -> String {
-        Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down)).formatted(style)
+        if let seconds = CheckedNumber.truncated(date.timeIntervalSince1970.rounded(.down)), let parts = UTCDate.parts(seconds) {
+            return UTCDate.iso8601(parts)
+        }
+        return Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down)).formatted(style)
     }
 
     public static func parse(_ text: String) -> Date? {

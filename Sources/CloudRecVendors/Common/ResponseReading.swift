@@ -22,13 +22,18 @@ public enum HTTPStatusClass {
 
 /// Percent-encoding as RFC 3986 unreserved characters, which every signer here uses for query strings.
 public enum PercentEncoding {
-    private static let unreserved: Set<UInt8> = Set(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~".utf8))
+    /// Indexed by byte: a table lookup per byte instead of hashing each one into a set.
+    private static let unreserved: [Bool] = {
+        var table = [Bool](repeating: false, count: 256)
+        for byte in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~".utf8 { table[Int(byte)] = true }
+        return table
+    }()
 
     public static func encode(_ string: String) -> String {
         var out = ""
         out.reserveCapacity(string.utf8.count)
         for byte in string.utf8 {
-            if unreserved.contains(byte) {
+            if unreserved[Int(byte)] {
                 out.unicodeScalars.append(Unicode.Scalar(byte))
             } else {
                 out += "%" + hex2(byte)

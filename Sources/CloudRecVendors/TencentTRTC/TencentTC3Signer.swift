@@ -97,6 +97,7 @@ public enum TencentTC3Signer {
 
     /// `YYYY-MM-DD` of the timestamp in UTC (not local time: a classic source of midnight-only failures).
     public static func utcDate(_ timestamp: Int64) -> String {
+        if let parts = UTCDate.parts(timestamp) { return UTCDate.date(parts) }
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let parts = calendar.dateComponents([.year, .month, .day], from: Date(timeIntervalSince1970: TimeInterval(timestamp)))
