@@ -312,12 +312,13 @@ public final class AccountPoller: Sendable {
 
     /// Logs when the account's calls change between working and failing, not on every call (no log storms).
     private func noteOutcome(_ result: PollResult) {
-        let healthy: Set<PollOutcome> = [.success, .notFound]
+        // A function, not a set literal: this runs on every poll.
+        func isHealthy(_ outcome: PollOutcome) -> Bool { outcome == .success || outcome == .notFound }
         let now = Date().timeIntervalSince1970
         let previous = schedule.withLock { s -> PollOutcome? in
             let previous = s.lastOutcome
             s.lastOutcome = result.outcome
-            if healthy.contains(result.outcome) {
+            if isHealthy(result.outcome) {
                 s.health.lastSuccess = now
             } else {
                 s.health.lastFailure = .init(at: now, outcome: result.outcome.rawValue, code: result.vendorCode)
@@ -329,8 +330,8 @@ public final class AccountPoller: Sendable {
             "outcome": .string(result.outcome.rawValue), "code": .string(result.vendorCode ?? ""),
             "message": .string(result.message ?? ""),
         ]
-        if healthy.contains(result.outcome) {
-            if let previous, !healthy.contains(previous) { logger.info("vendor calls succeed again", metadata: metadata) }
+        if isHealthy(result.outcome) {
+            if let previous, !isHealthy(previous) { logger.info("vendor calls succeed again", metadata: metadata) }
         } else {
             logger.warning("vendor call failed", metadata: metadata)
         }
