@@ -2,9 +2,11 @@ import AsyncHTTPClient
 import CloudRecApp
 import CloudRecConfig
 import CloudRecCore
+import CloudRecMetrics
 import CloudRecPolling
 import CloudRecSimulators
 import CloudRecTestSupport
+import CloudRecVendors
 import Foundation
 import Logging
 
@@ -128,6 +130,54 @@ enum PollCPUBench {
                              referenceCPUSeconds: reference.cpu, referenceNote: reference.note)
     }
 
+    /// CPU per call of each stage of a poll, back to back in this process (no pacing, so no idle wake-ups):
+    /// building and signing the request, the HTTP exchange through the transport (AsyncHTTPClient; its event-loop
+    /// thread's CPU included), decoding and mapping the answer, the tracker update with the task's series
+    /// re-rendered, and the call's metrics. Against the same simulator child, after a warm-up.
+    static func breakdown(vendor: Vendor, executable: String, ca: ThrowawayCA?, calls: Int) async throws -> [(String, Double)] {
+        let simulator = try SimulatorProcess(executable: executable, qps: 100_000, tasks: 1, tlsDirectory: ca?.directory, vendor: vendor)
+        defer { simulator.stop() }
+        let demo = simulatedAccount(vendor)
+        let account = AccountSpec(name: "\(vendor.rawValue)-cpu", vendor: vendor, endpoint: simulator.baseURL, rateLimit: 50,
+                                  pollInterval: 2, fields: demo.fields, credentials: demo.credentials.mapValues { Secret($0) },
+                                  tlsCAFile: ca?.caFile)
+        let id = Fleet.taskID(0)
+        let spec = TaskSpec(account: account.name, id: id, fields: demo.taskFields(id))
+        let client = VendorCatalog.makeClient(for: account)
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        let transport = AsyncHTTPClientTransport(client: httpClient).forAccount(account)
+        let settings = PollingSettings()
+        func perCall(_ n: Int, _ body: () async throws -> Void) async rethrows -> Double {
+            for _ in 0..<min(n, 50) { try await body() }
+            let start = processCPUSeconds()
+            for _ in 0..<n { try await body() }
+            return (processCPUSeconds() - start) / Double(n) * 1e6
+        }
+        var request = try client.statusRequest(for: spec, context: RequestContext())
+        let response = try await transport.send(request, timeout: settings.requestTimeout, maxResponseBytes: settings.maxResponseBytes)
+        let result = client.interpretStatus(response, for: spec)
+        let tracker = TaskTracker(store: TaskSeriesStore())
+        try tracker.track(spec, vendor: vendor, source: .config)
+        let metrics = ExporterMetrics(version: "bench", revision: "bench")
+        metrics.registerAccount(vendor: vendor, account: account.name, api: client.statusAPIName)
+        var stages: [(String, Double)] = []
+        stages.append(("build + sign", try await perCall(calls * 10) { request = try client.statusRequest(for: spec, context: RequestContext()) }))
+        stages.append(("HTTP exchange (AsyncHTTPClient)", try await perCall(calls) {
+            _ = try await transport.send(request, timeout: settings.requestTimeout, maxResponseBytes: settings.maxResponseBytes)
+        }))
+        stages.append(("decode + map (\(response.body.count) B)", await perCall(calls * 10) { blackHole(client.interpretStatus(response, for: spec)) }))
+        var now = Date().timeIntervalSince1970
+        stages.append(("tracker + series re-render", await perCall(calls * 10) {
+            now += 0.001
+            blackHole(tracker.record(spec.key, result: result, now: now, notFoundGrace: client.notFoundGraceSeconds))
+        }))
+        stages.append(("metrics", await perCall(calls * 10) {
+            metrics.recordCall(vendor: vendor, account: account.name, api: client.statusAPIName, result: result, seconds: 0.001)
+        }))
+        try? await httpClient.shutdown()
+        return stages
+    }
+
     /// Runs scripts/poll_reference.py in its own process and reads its one JSON line.
     static func runReference(python: String, specFile: String) -> (requests: Int, ok: Int, cpu: Double, note: String?) {
         let process = Process()
@@ -148,6 +198,15 @@ enum PollCPUBench {
         let requests = (object["requests"] as? NSNumber)?.intValue ?? 0
         let ok = (object["ok"] as? NSNumber)?.intValue ?? 0
         return (requests, ok, (object["cpu_seconds"] as? NSNumber)?.doubleValue ?? 0, ok < requests ? "\(requests - ok) answers without a status" : nil)
+    }
+
+    static func reportBreakdown(_ report: Report, _ rows: [(vendor: Vendor, tls: Bool, stages: [(String, Double)])]) {
+        guard let first = rows.first else { return }
+        report.heading("Poll CPU by stage: each stage back to back in one process (µs of CPU per call)")
+        report.table(["vendor", "transport"] + first.stages.map { $0.0.components(separatedBy: " (").first ?? $0.0 } + ["sum"], rows.map { row in
+            [row.vendor.rawValue, row.tls ? "HTTPS" : "HTTP"] + row.stages.map { String(format: "%.1f", $0.1) }
+                + [String(format: "%.1f", row.stages.reduce(0) { $0 + $1.1 })]
+        })
     }
 
     static func report(_ report: Report, _ results: [PollCPUResult], rate: Double) {

@@ -166,6 +166,15 @@ enum Benchmarks {
             }
             results["pollcpu"] = cells
             PollCPUBench.report(report, cells, rate: options.pollCPURate)
+            var stages: [(vendor: Vendor, tls: Bool, stages: [(String, Double)])] = []
+            for vendor in options.pollCPUVendors {
+                for transport in options.pollCPUTransports {
+                    let tls = transport == "https"
+                    stages.append((vendor, tls, try await PollCPUBench.breakdown(vendor: vendor, executable: executable, ca: tls ? ca : nil,
+                                                                                 calls: options.quick ? 500 : 2_000)))
+                }
+            }
+            PollCPUBench.reportBreakdown(report, stages)
         }
         if options.sections.contains("memory") {
             var memory: [MemoryResult] = []
