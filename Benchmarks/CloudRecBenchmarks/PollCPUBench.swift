@@ -20,6 +20,7 @@ struct PollCPUResult: Codable {
     var exporterPolls: Int
     var exporterFailedPolls: Int
     var exporterCPUSeconds: Double
+    var exporterContextSwitches: Int
     var referenceRequests: Int
     var referenceOK: Int
     var referenceCPUSeconds: Double
@@ -99,9 +100,11 @@ enum PollCPUBench {
         }
         let before = polls()
         let cpuStart = processCPUSeconds()
+        let switchesStart = processContextSwitches()
         let start = monotonic()
         try await Task.sleep(for: .seconds(seconds))
         let cpu = processCPUSeconds() - cpuStart
+        let switches = processContextSwitches() - switchesStart
         let elapsed = monotonic() - start
         let after = polls()
         app.engine.poller(for: account.name)?.stop()
@@ -126,7 +129,7 @@ enum PollCPUBench {
         try? FileManager.default.removeItem(atPath: specFile)
         return PollCPUResult(vendor: vendor.rawValue, tls: ca != nil, tasks: tasks, rate: rate, seconds: elapsed,
                              exporterPolls: exporterPolls, exporterFailedPolls: after.failed - before.failed,
-                             exporterCPUSeconds: cpu, referenceRequests: reference.requests, referenceOK: reference.ok,
+                             exporterCPUSeconds: cpu, exporterContextSwitches: switches, referenceRequests: reference.requests, referenceOK: reference.ok,
                              referenceCPUSeconds: reference.cpu, referenceNote: reference.note)
     }
 
@@ -211,9 +214,10 @@ enum PollCPUBench {
 
     static func report(_ report: Report, _ results: [PollCPUResult], rate: Double) {
         report.heading("Poll CPU: one status poll, exporter against a plain Python client (same requests, same run)")
-        report.table(["vendor", "transport", "exporter polls (failed)", "exporter CPU µs/poll", "reference requests",
+        report.table(["vendor", "transport", "exporter polls (failed)", "exporter CPU µs/poll", "exporter context switches/poll", "reference requests",
                       "reference CPU µs/req", "exporter / reference", "target ≤ 0.25"], results.map { r in
             [r.vendor, r.tls ? "HTTPS" : "HTTP", "\(r.exporterPolls) (\(r.exporterFailedPolls))", String(format: "%.0f", r.exporterMicrosPerPoll),
+             String(format: "%.1f", Double(r.exporterContextSwitches) / Double(max(1, r.exporterPolls))),
              "\(r.referenceRequests)" + (r.referenceNote.map { " (\($0))" } ?? ""), String(format: "%.0f", r.referenceMicrosPerRequest),
              String(format: "%.2f", r.ratio), pass(r.ratio > 0 && r.ratio <= 0.25)]
         })

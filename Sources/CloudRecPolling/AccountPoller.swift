@@ -126,6 +126,12 @@ public final class AccountPoller: Sendable {
     public func run() async {
         guard running.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
         defer { running.store(false, ordering: .releasing) }
+        // On the transport's own thread when it has one (AsyncHTTPClientTransport: the account's event loop), so a
+        // poll runs start to end there instead of hopping between the cooperative pool and the event loop.
+        await withTaskExecutorPreference((transport as? any PollingExecutorProvider)?.pollingExecutor) { await self.loop() }
+    }
+
+    private func loop() async {
         await withDiscardingTaskGroup { group in
             if account.discover, let lister = VendorCatalog.makeLister(for: account) {
                 group.addTask { await self.discoveryLoop(lister) }
@@ -136,7 +142,7 @@ public final class AccountPoller: Sendable {
                 let now = Date().timeIntervalSince1970
                 let sendAt = budget.nextSendTime(now: now)
                 if sendAt > now {
-                    try? await Task.sleep(for: .seconds(min(sendAt - now, 0.25)))
+                    await pause(min(sendAt - now, 0.25))
                     continue
                 }
                 // Peek and take in one critical section: a registration between the two must not become the
@@ -151,7 +157,7 @@ public final class AccountPoller: Sendable {
                 guard let next = due else {
                     // Nothing due: sleep until the head is due, re-checking often enough to see new registrations.
                     let wait = head.map { min($0.time - now, 0.25) } ?? 0.25
-                    try? await Task.sleep(for: .seconds(max(wait, 0.001)))
+                    await pause(max(wait, 0.001))
                     continue
                 }
                 await concurrency.acquire()
@@ -163,6 +169,16 @@ public final class AccountPoller: Sendable {
                     self.concurrency.release()
                 }
             }
+        }
+    }
+
+    /// The poll loop's waits: on the transport's event loop timer when it has one (no Dispatch timer thread woken
+    /// for each of the tens of waits a second), `Task.sleep` otherwise. Returns early when the task is cancelled.
+    private func pause(_ seconds: Double) async {
+        if let executor = (transport as? any PollingExecutorProvider)?.pollingExecutor as? EventLoopTaskExecutor {
+            await executor.sleep(seconds: seconds)
+        } else {
+            try? await Task.sleep(for: .seconds(seconds))
         }
     }
 
