@@ -64,6 +64,8 @@ public final class AccountPoller: Sendable {
     private let tracker: TaskTracker
     private let metrics: ExporterMetrics
     private let transport: any VendorTransport
+    /// The transport's own executor (AsyncHTTPClientTransport: the account's event loop), looked up once.
+    private let executor: EventLoopTaskExecutor?
     /// This account's calls in flight; its own, so a hanging vendor cannot take another account's slots.
     public let concurrency: ConcurrencyLimiter
     private let settings: @Sendable () -> PollingSettings
@@ -79,6 +81,7 @@ public final class AccountPoller: Sendable {
         self.tracker = tracker
         self.metrics = metrics
         self.transport = transport.forAccount(account)
+        self.executor = (self.transport as? any PollingExecutorProvider)?.pollingExecutor as? EventLoopTaskExecutor
         self.concurrency = ConcurrencyLimiter(limit: concurrencyLimit)
         self.settings = settings
         var logger = logger
@@ -128,7 +131,7 @@ public final class AccountPoller: Sendable {
         defer { running.store(false, ordering: .releasing) }
         // On the transport's own thread when it has one (AsyncHTTPClientTransport: the account's event loop), so a
         // poll runs start to end there instead of hopping between the cooperative pool and the event loop.
-        await withTaskExecutorPreference((transport as? any PollingExecutorProvider)?.pollingExecutor) { await self.loop() }
+        await withTaskExecutorPreference(executor) { await self.loop() }
     }
 
     private func loop() async {
@@ -175,7 +178,7 @@ public final class AccountPoller: Sendable {
     /// The poll loop's waits: on the transport's event loop timer when it has one (no Dispatch timer thread woken
     /// for each of the tens of waits a second), `Task.sleep` otherwise. Returns early when the task is cancelled.
     private func pause(_ seconds: Double) async {
-        if let executor = (transport as? any PollingExecutorProvider)?.pollingExecutor as? EventLoopTaskExecutor {
+        if let executor {
             await executor.sleep(seconds: seconds)
         } else {
             try? await Task.sleep(for: .seconds(seconds))
