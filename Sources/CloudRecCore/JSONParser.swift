@@ -38,8 +38,8 @@ struct JSONFastParser {
     private mutating func value() -> JSONValue? {
         guard index < bytes.count else { return nil }
         switch bytes[index] {
-        case UInt8(ascii: "{"): return object()
-        case UInt8(ascii: "["): return array()
+        case UInt8(ascii: "{"): return container(object: true)
+        case UInt8(ascii: "["): return container(object: false)
         case UInt8(ascii: "\""): return string().map(JSONValue.string)
         case UInt8(ascii: "t"): return literal("true", .bool(true))
         case UInt8(ascii: "f"): return literal("false", .bool(false))
@@ -56,67 +56,43 @@ struct JSONFastParser {
         return value
     }
 
-    private mutating func object() -> JSONValue? {
+    /// An object or an array at `index` (on its opening bracket): members separated by commas up to the closing
+    /// bracket, an object's as `"key": value`.
+    private mutating func container(object: Bool) -> JSONValue? {
         depth += 1
-        guard depth <= Self.maxDepth else { return nil }
         defer { depth -= 1 }
-        index += 1
+        guard depth <= Self.maxDepth else { return nil }
+        let closing = object ? UInt8(ascii: "}") : UInt8(ascii: "]")
         var pairs: [(String, JSONValue)] = []
+        var items: [JSONValue] = []
+        index += 1
         skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-            index += 1
-            return .object(pairs)
-        }
-        while true {
+        var more = !(index < bytes.count && bytes[index] == closing)
+        if !more { index += 1 }
+        while more {
             skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), let key = string() else { return nil }
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
-            index += 1
-            skipWhitespace()
-            guard let member = value() else { return nil }
-            pairs.append((key, member))
-            skipWhitespace()
-            guard index < bytes.count else { return nil }
-            if bytes[index] == UInt8(ascii: ",") {
+            if object {
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), let key = string() else { return nil }
+                skipWhitespace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
                 index += 1
-                continue
+                skipWhitespace()
+                guard let member = value() else { return nil }
+                pairs.append((key, member))
+            } else {
+                guard let item = value() else { return nil }
+                items.append(item)
             }
-            guard bytes[index] == UInt8(ascii: "}") else { return nil }
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ",") || bytes[index] == closing else { return nil }
+            more = bytes[index] == UInt8(ascii: ",")
             index += 1
-            break
         }
+        guard object else { return .array(items) }
         // The order `JSONValue.init(any:)` gives a dictionary's keys; a duplicate key is Foundation's to settle.
         pairs.sort { $0.0 < $1.0 }
         for position in pairs.indices.dropFirst() where pairs[position].0 == pairs[position - 1].0 { return nil }
         return .object(pairs)
-    }
-
-    private mutating func array() -> JSONValue? {
-        depth += 1
-        guard depth <= Self.maxDepth else { return nil }
-        defer { depth -= 1 }
-        index += 1
-        var items: [JSONValue] = []
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-            index += 1
-            return .array(items)
-        }
-        while true {
-            skipWhitespace()
-            guard let item = value() else { return nil }
-            items.append(item)
-            skipWhitespace()
-            guard index < bytes.count else { return nil }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-                continue
-            }
-            guard bytes[index] == UInt8(ascii: "]") else { return nil }
-            index += 1
-            return .array(items)
-        }
     }
 
     /// A string at `index` (on its opening quote). Plain runs are copied as they are and validated as UTF-8 once.
