@@ -55,7 +55,7 @@ public enum AlibabaV3Signature {
     /// Header names lower-cased, values trimmed, sorted by name; `name:value\n` lines and the `;`-joined names.
     public static func canonicalHeaders(_ headers: [(String, String)]) -> (canonical: String, signedHeaders: String) {
         let normalized = headers
-            .map { (name: $0.0.lowercased(), value: $0.1.trimmingCharacters(in: .whitespaces)) }
+            .map { (name: $0.0.lowercased(), value: $0.1.trimmingWhitespace) }
             .sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
         let canonical = normalized.map { "\($0.name):\($0.value)\n" }.joined()
         return (canonical, normalized.map(\.name).joined(separator: ";"))

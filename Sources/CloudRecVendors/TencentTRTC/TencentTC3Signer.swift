@@ -87,8 +87,7 @@ public enum TencentTC3Signer {
     public static func canonicalize(headers: [HeaderField]) -> (canonicalHeaders: String, signedHeaders: String) {
         var byName: [String: String] = [:]
         for header in headers {
-            byName[header.name.lowercased().trimmingCharacters(in: .whitespaces)] =
-                header.value.trimmingCharacters(in: .whitespaces).lowercased()
+            byName[header.name.lowercased().trimmingWhitespace] = header.value.trimmingWhitespace.lowercased()
         }
         let names = byName.keys.sorted()
         let canonicalHeaders = names.map { "\($0):\(byName[$0]!)\n" }.joined()
