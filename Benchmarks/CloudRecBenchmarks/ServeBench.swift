@@ -120,8 +120,8 @@ enum ServeBench {
         defer { simulator.stop() }
         var logger = Logger(label: "bench")
         logger.logLevel = .error
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
-            timeout: .init(connect: .seconds(5)), connectionPool: .init(idleTimeout: .seconds(60))))
+        // The exporter's own client configuration (ExporterServer builds its client with it).
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: AsyncHTTPClientTransport.clientConfiguration)
         let config = SimulatorChild.exporterConfig(endpoint: simulator.baseURL, rateLimit: Double(qps), pollInterval: 30, tasks: tasks,
                                                    caFile: ca.caFile)
         let account = config.accounts[0]
