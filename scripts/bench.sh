@@ -4,6 +4,8 @@
 #   scripts/bench.sh                      # everything (about 15 minutes after the build)
 #   scripts/bench.sh --quick              # short runs, for a smoke test
 #   scripts/bench.sh --sections scrape,churn --sizes 1000,10000
+#   scripts/bench.sh --sections pollcpu   # CPU per status poll, every vendor over HTTP and HTTPS, against
+#                                         # scripts/poll_reference.py (python3 standard library only), about 5 minutes
 # The report is printed and written to .build/bench-results/report.md (figures) and results.json (raw numbers).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -18,6 +18,13 @@ func processCPUSeconds() -> Double {
         + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
 }
 
+/// Voluntary + involuntary context switches of this process's threads (a thread woken and put to sleep again).
+func processContextSwitches() -> Int {
+    var usage = rusage()
+    getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+    return usage.ru_nvcsw + usage.ru_nivcsw
+}
+
 /// VmRSS and VmHWM (peak) from /proc/self/status, in bytes.
 func residentMemory() -> (current: Double, peak: Double) {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return (0, 0) }

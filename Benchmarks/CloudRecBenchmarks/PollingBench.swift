@@ -47,8 +47,8 @@ enum PollingBench {
         defer { simulator.stop() }
         var logger = Logger(label: "bench")
         logger.logLevel = .error
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
-            timeout: .init(connect: .seconds(5)), connectionPool: .init(idleTimeout: .seconds(60))))
+        // The exporter's own client configuration (ExporterServer builds its client with it).
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: AsyncHTTPClientTransport.clientConfiguration)
         var config = SimulatorChild.exporterConfig(endpoint: simulator.baseURL, rateLimit: rateLimit, pollInterval: pollInterval,
                                                    tasks: tasks, caFile: ca?.caFile)
         config.global.pollInterval = pollInterval

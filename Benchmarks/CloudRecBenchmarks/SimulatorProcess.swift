@@ -40,7 +40,7 @@ enum SimulatorChild {
         }
     }
 
-    /// `simulator-child --qps Q --tasks N [--tls-dir DIR]`: prints `PORT <port>`, then answers `stats` on stdin
+    /// `simulator-child --qps Q --tasks N [--tls-dir DIR] [--vendor V]`: prints `PORT <port>`, then answers `stats` on stdin
     /// with one JSON line; exits when stdin closes.
     static func main(_ arguments: [String]) async throws {
         func value(_ flag: String) -> String? {
@@ -51,13 +51,29 @@ enum SimulatorChild {
         let tls = value("--tls-dir").map { SimulatorTLS(certificateChainFile: $0 + "/server.pem", privateKeyFile: $0 + "/server.key") }
         var logger = Logger(label: "simulator")
         logger.logLevel = .error
-        let simulator = AgoraSimulator(book: SimTaskBook(clock: SimClock()), appID: appID, customerID: customerID,
+        let simulator: any VendorSimulator
+        let limiter: SimRateLimiter
+        if let vendor = value("--vendor").flatMap(Vendor.init(rawValue:)) {
+            // Another vendor's demo account (its credentials are DemoScenario's), every task recording.
+            let account = PollCPUBench.simulatedAccount(vendor)
+            (simulator, limiter) = (account.simulator, PollCPUBench.limiter(of: account.simulator))
+            limiter.setLimit(qps)
+            for index in 0..<tasks {
+                let id = Fleet.taskID(index)
+                simulator.book.start(id: id, fields: account.taskFields(id), phase: .recording)
+                simulator.book.addFile(id, name: "\(id)_0.mp4", format: .mp4)
+                simulator.book.addFile(id, name: "\(id)_0.m3u8", format: .hls)
+            }
+        } else {
+            let agora = AgoraSimulator(book: SimTaskBook(clock: SimClock()), appID: appID, customerID: customerID,
                                        customerSecret: customerSecret, qps: qps)
-        for index in 0..<tasks {
-            let id = Fleet.taskID(index)
-            simulator.book.start(id: id, fields: taskFields(id), phase: phase(index))
-            simulator.book.addFile(id, name: "\(id)_0.mp4", format: .mp4)
-            simulator.book.addFile(id, name: "\(id)_0.m3u8", format: .hls)
+            (simulator, limiter) = (agora, agora.limiter)
+            for index in 0..<tasks {
+                let id = Fleet.taskID(index)
+                agora.book.start(id: id, fields: taskFields(id), phase: phase(index))
+                agora.book.addFile(id, name: "\(id)_0.mp4", format: .mp4)
+                agora.book.addFile(id, name: "\(id)_0.m3u8", format: .hls)
+            }
         }
         let host = SimulatorHost(simulator: simulator, tls: tls, logger: logger)
         let stdinClosed = StdinLines { line in
@@ -70,7 +86,7 @@ enum SimulatorChild {
                 let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 print(String(decoding: data ?? Data(), as: UTF8.self))
             case let command where command.hasPrefix("qps "):
-                simulator.limiter.setLimit(Int(command.dropFirst(4)) ?? qps)
+                limiter.setLimit(Int(command.dropFirst(4)) ?? qps)
                 print("{}")
             default:
                 print("{}")
@@ -135,10 +151,11 @@ final class SimulatorProcess: @unchecked Sendable {
     private(set) var port = 0
     let tls: Bool
 
-    init(executable: String, qps: Int, tasks: Int, tlsDirectory: String?) throws {
+    init(executable: String, qps: Int, tasks: Int, tlsDirectory: String?, vendor: Vendor? = nil) throws {
         tls = tlsDirectory != nil
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["simulator-child", "--qps", String(qps), "--tasks", String(tasks)] + (tlsDirectory.map { ["--tls-dir", $0] } ?? [])
+            + (vendor.map { ["--vendor", $0.rawValue] } ?? [])
         process.standardInput = input
         process.standardOutput = output
         try process.run()

@@ -1,18 +1,21 @@
 // CloudRecBenchmarks: the figures of README "Performance". Run through scripts/bench.sh (release build, Python
 // baseline installed). Prints a Markdown report on stdout and writes report.md and results.json.
 //
-//   CloudRecBenchmarks [--quick] [--sections scrape,churn,polling,memory,concurrency,serve] [--sizes 1000,10000,100000]
+//   CloudRecBenchmarks [--quick] [--sections scrape,churn,polling,pollcpu,memory,concurrency,serve] [--sizes 1000,10000,100000]
 //                      [--swift-prometheus-max-tasks 10000] [--python python3] [--out DIR] [--poll-seconds 150]
+//                      [--pollcpu-vendors agora,zego,tencent_trtc,alibaba_live,alibaba_ims] [--pollcpu-transports http,https]
+//                      [--pollcpu-seconds 10] [--pollcpu-rate 50] [--pollcpu-tasks 100]
 #if canImport(Glibc)
 import CloudRecTestSupport
 import Glibc
 #endif
+import CloudRecCore
 import CloudRecSimulatorServer
 import Foundation
 
 struct BenchOptions {
     var quick = false
-    var sections: Set<String> = ["scrape", "churn", "polling", "memory", "concurrency", "serve"]
+    var sections: Set<String> = ["scrape", "churn", "polling", "pollcpu", "memory", "concurrency", "serve"]
     var sizes = [1_000, 10_000, 100_000]
     var swiftPrometheusMaxTasks = 10_000
     var python: String?
@@ -20,6 +23,12 @@ struct BenchOptions {
     var outDirectory = ".build/bench-results"
     var workDirectory = NSTemporaryDirectory() + "cloudrec-bench-\(getpid())"
     var pollSeconds = 150.0
+    /// The "poll CPU" section: which vendors and transports, seconds each side measures, rate_limit and tasks.
+    var pollCPUVendors = PollCPUBench.vendors
+    var pollCPUTransports = ["http", "https"]
+    var pollCPUSeconds = 10.0
+    var pollCPURate = 50.0
+    var pollCPUTasks = 100
 
     init(_ arguments: [String]) throws {
         var index = 0
@@ -46,12 +55,22 @@ struct BenchOptions {
                 pythonGiven = true
             case "--out": outDirectory = try next()
             case "--poll-seconds": pollSeconds = Double(try next()) ?? pollSeconds
+            case "--pollcpu-vendors":
+                pollCPUVendors = try next().split(separator: ",").map { name in
+                    guard let vendor = Vendor(rawValue: String(name)) else { throw BenchError("unknown vendor \(name)") }
+                    return vendor
+                }
+            case "--pollcpu-transports": pollCPUTransports = try next().split(separator: ",").map(String.init)
+            case "--pollcpu-seconds": pollCPUSeconds = Double(try next()) ?? pollCPUSeconds
+            case "--pollcpu-rate": pollCPURate = Double(try next()) ?? pollCPURate
+            case "--pollcpu-tasks": pollCPUTasks = Int(try next()) ?? pollCPUTasks
             default: throw BenchError("unknown argument \(arguments[index])")
             }
             index += 1
         }
         if quick {
             pollSeconds = min(pollSeconds, 30)
+            pollCPUSeconds = min(pollCPUSeconds, 5)
             // A smoke run: no 100,000-task fleet and no multi-minute swift-prometheus registration unless asked.
             if !sizesGiven { sizes = [1_000, 10_000] }
             if !swiftPrometheusGiven { swiftPrometheusMaxTasks = 1_000 }
@@ -119,7 +138,7 @@ enum Benchmarks {
             ])
         }
         var ca: ThrowawayCA?
-        if options.sections.contains("polling") || options.sections.contains("concurrency") {
+        if options.sections.contains("polling") || options.sections.contains("concurrency") || options.sections.contains("pollcpu") {
             ca = try ThrowawayCA.make(in: options.workDirectory + "/tls", keyType: .rsa2048, days: 2, name: "cloudrec benchmark test CA")
         }
         if options.sections.contains("polling"), let ca {
@@ -134,6 +153,28 @@ enum Benchmarks {
                                                    simulatorQPS: 50, rateLimit: 50, tasks: 5_000, seconds: options.quick ? 15 : 30))
             results["polling"] = runs
             reportPolling(report, runs)
+        }
+        if options.sections.contains("pollcpu"), let ca {
+            var cells: [PollCPUResult] = []
+            for vendor in options.pollCPUVendors {
+                for transport in options.pollCPUTransports {
+                    cells.append(try await PollCPUBench.run(vendor: vendor, executable: executable, ca: transport == "https" ? ca : nil,
+                                                            tasks: options.pollCPUTasks, rate: options.pollCPURate,
+                                                            seconds: options.pollCPUSeconds, python: "python3",
+                                                            workDirectory: options.workDirectory))
+                }
+            }
+            results["pollcpu"] = cells
+            PollCPUBench.report(report, cells, rate: options.pollCPURate)
+            var stages: [(vendor: Vendor, tls: Bool, stages: [(String, Double)])] = []
+            for vendor in options.pollCPUVendors {
+                for transport in options.pollCPUTransports {
+                    let tls = transport == "https"
+                    stages.append((vendor, tls, try await PollCPUBench.breakdown(vendor: vendor, executable: executable, ca: tls ? ca : nil,
+                                                                                 calls: options.quick ? 500 : 2_000)))
+                }
+            }
+            PollCPUBench.reportBreakdown(report, stages)
         }
         if options.sections.contains("memory") {
             var memory: [MemoryResult] = []

@@ -161,8 +161,7 @@ public enum ExporterServer {
                 throw ExporterStartupError("task store \(path): \(error)")
             }
         }
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
-            timeout: .init(connect: .seconds(5)), connectionPool: .init(idleTimeout: .seconds(60))))
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: AsyncHTTPClientTransport.clientConfiguration)
         do {
             let app = try wire(options: options, embedding: embedding, logger: logger, httpClient: httpClient, store: store,
                                shared: shared, restored: restored, retired: retired, services: &services)

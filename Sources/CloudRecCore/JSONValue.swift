@@ -26,7 +26,15 @@ public enum JSONValue: Sendable, Hashable {
         hasher.combine(serialized())
     }
 
+    /// Parses with `JSONFastParser` (JSONParser.swift); whatever it does not read exactly as `JSONSerialization`
+    /// would, `JSONSerialization` reads (and refuses) as before.
     public static func parse(_ bytes: [UInt8]) throws -> JSONValue {
+        if let value = JSONFastParser.parse(bytes) { return value }
+        return try parseWithFoundation(bytes)
+    }
+
+    /// The reference reading (also what the tests compare the fast parser with).
+    public static func parseWithFoundation(_ bytes: [UInt8]) throws -> JSONValue {
         let object = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
         return JSONValue(any: object)
     }

@@ -68,6 +68,8 @@ public final class AccountPoller: Sendable {
     private let tracker: TaskTracker
     private let metrics: ExporterMetrics
     private let transport: any VendorTransport
+    /// The transport's own executor (AsyncHTTPClientTransport: the account's event loop), looked up once.
+    private let executor: EventLoopTaskExecutor?
     /// This account's calls in flight; its own, so a hanging vendor cannot take another account's slots.
     public let concurrency: ConcurrencyLimiter
     private let settings: @Sendable () -> PollingSettings
@@ -86,6 +88,7 @@ public final class AccountPoller: Sendable {
         self.tracker = tracker
         self.metrics = metrics
         self.transport = transport.forAccount(account)
+        self.executor = (self.transport as? any PollingExecutorProvider)?.pollingExecutor as? EventLoopTaskExecutor
         self.concurrency = ConcurrencyLimiter(limit: concurrencyLimit)
         self.settings = settings
         var logger = logger
@@ -133,6 +136,12 @@ public final class AccountPoller: Sendable {
     public func run() async {
         guard running.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
         defer { running.store(false, ordering: .releasing) }
+        // On the transport's own thread when it has one (AsyncHTTPClientTransport: the account's event loop), so a
+        // poll runs start to end there instead of hopping between the cooperative pool and the event loop.
+        await withTaskExecutorPreference(executor) { await self.loop() }
+    }
+
+    private func loop() async {
         await withDiscardingTaskGroup { group in
             if account.discover, let lister = VendorCatalog.makeLister(for: account) {
                 group.addTask { await self.discoveryLoop(lister) }
@@ -143,7 +152,7 @@ public final class AccountPoller: Sendable {
                 let now = Date().timeIntervalSince1970
                 let sendAt = budget.nextSendTime(now: now)
                 if sendAt > now {
-                    try? await Task.sleep(for: .seconds(min(sendAt - now, 0.25)))
+                    await pause(min(sendAt - now, 0.25))
                     continue
                 }
                 // Peek and take in one critical section: a registration between the two must not become the
@@ -158,7 +167,7 @@ public final class AccountPoller: Sendable {
                 guard let next = due else {
                     // Nothing due: sleep until the head is due, re-checking often enough to see new registrations.
                     let wait = head.map { min($0.time - now, 0.25) } ?? 0.25
-                    try? await Task.sleep(for: .seconds(max(wait, 0.001)))
+                    await pause(max(wait, 0.001))
                     continue
                 }
                 await concurrency.acquire()
@@ -181,6 +190,16 @@ public final class AccountPoller: Sendable {
                     self.concurrency.release()
                 }
             }
+        }
+    }
+
+    /// The poll loop's waits: on the transport's event loop timer when it has one (no Dispatch timer thread woken
+    /// for each of the tens of waits a second), `Task.sleep` otherwise. Returns early when the task is cancelled.
+    private func pause(_ seconds: Double) async {
+        if let executor {
+            await executor.sleep(seconds: seconds)
+        } else {
+            try? await Task.sleep(for: .seconds(seconds))
         }
     }
 
@@ -334,12 +353,13 @@ public final class AccountPoller: Sendable {
 
     /// Logs when the account's calls change between working and failing, not on every call (no log storms).
     private func noteOutcome(_ result: PollResult) {
-        let healthy: Set<PollOutcome> = [.success, .notFound]
+        // A function, not a set literal: this runs on every poll.
+        func isHealthy(_ outcome: PollOutcome) -> Bool { outcome == .success || outcome == .notFound }
         let now = Date().timeIntervalSince1970
         let previous = schedule.withLock { s -> PollOutcome? in
             let previous = s.lastOutcome
             s.lastOutcome = result.outcome
-            if healthy.contains(result.outcome) {
+            if isHealthy(result.outcome) {
                 s.health.lastSuccess = now
             } else {
                 s.health.lastFailure = .init(at: now, outcome: result.outcome.rawValue, code: result.vendorCode)
@@ -351,8 +371,8 @@ public final class AccountPoller: Sendable {
             "outcome": .string(result.outcome.rawValue), "code": .string(result.vendorCode ?? ""),
             "message": .string(result.message ?? ""),
         ]
-        if healthy.contains(result.outcome) {
-            if let previous, !healthy.contains(previous) { logger.info("vendor calls succeed again", metadata: metadata) }
+        if isHealthy(result.outcome) {
+            if let previous, !isHealthy(previous) { logger.info("vendor calls succeed again", metadata: metadata) }
         } else {
             logger.warning("vendor call failed", metadata: metadata)
         }

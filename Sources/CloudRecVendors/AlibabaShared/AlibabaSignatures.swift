@@ -1,3 +1,4 @@
+import CloudRecCore
 import Crypto
 import Foundation
 
@@ -54,7 +55,7 @@ public enum AlibabaV3Signature {
     /// Header names lower-cased, values trimmed, sorted by name; `name:value\n` lines and the `;`-joined names.
     public static func canonicalHeaders(_ headers: [(String, String)]) -> (canonical: String, signedHeaders: String) {
         let normalized = headers
-            .map { (name: $0.0.lowercased(), value: $0.1.trimmingCharacters(in: .whitespaces)) }
+            .map { (name: $0.0.lowercased(), value: $0.1.trimmingWhitespace) }
             .sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
         let canonical = normalized.map { "\($0.name):\($0.value)\n" }.joined()
         return (canonical, normalized.map(\.name).joined(separator: ";"))
@@ -113,7 +114,10 @@ public enum AlibabaTimestamp {
     private static let style = Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC")!)
 
     public static func format(_ date: Date) -> String {
-        Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down)).formatted(style)
+        if let seconds = CheckedNumber.truncated(date.timeIntervalSince1970.rounded(.down)), let parts = UTCDate.parts(seconds) {
+            return UTCDate.iso8601(parts)
+        }
+        return Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down)).formatted(style)
     }
 
     public static func parse(_ text: String) -> Date? {

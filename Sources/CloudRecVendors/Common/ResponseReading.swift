@@ -1,4 +1,5 @@
 import CloudRecCore
+import Foundation
 
 /// Helpers shared by the decoders: classify an HTTP status that carries no usable vendor body.
 public enum HTTPStatusClass {
@@ -22,13 +23,18 @@ public enum HTTPStatusClass {
 
 /// Percent-encoding as RFC 3986 unreserved characters, which every signer here uses for query strings.
 public enum PercentEncoding {
-    private static let unreserved: Set<UInt8> = Set(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~".utf8))
+    /// Indexed by byte: a table lookup per byte instead of hashing each one into a set.
+    private static let unreserved: [Bool] = {
+        var table = [Bool](repeating: false, count: 256)
+        for byte in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~".utf8 { table[Int(byte)] = true }
+        return table
+    }()
 
     public static func encode(_ string: String) -> String {
         var out = ""
         out.reserveCapacity(string.utf8.count)
         for byte in string.utf8 {
-            if unreserved.contains(byte) {
+            if unreserved[Int(byte)] {
                 out.unicodeScalars.append(Unicode.Scalar(byte))
             } else {
                 out += "%" + hex2(byte)
@@ -56,6 +62,14 @@ public enum Hex {
 }
 
 extension String {
+    /// `trimmingCharacters(in: .whitespaces)`, without its cost (Foundation's, several µs on Linux) when there is
+    /// nothing to trim: the first and last bytes are printable ASCII other than space. The signers canonicalize
+    /// every header of every request this way.
+    var trimmingWhitespace: String {
+        if let first = utf8.first, let last = utf8.last, (0x21...0x7E).contains(first), (0x21...0x7E).contains(last) { return self }
+        return trimmingCharacters(in: .whitespaces)
+    }
+
     /// Base URL without a trailing slash.
     var trimmingTrailingSlash: String {
         var s = self

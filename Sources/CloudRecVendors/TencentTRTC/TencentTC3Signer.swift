@@ -87,8 +87,7 @@ public enum TencentTC3Signer {
     public static func canonicalize(headers: [HeaderField]) -> (canonicalHeaders: String, signedHeaders: String) {
         var byName: [String: String] = [:]
         for header in headers {
-            byName[header.name.lowercased().trimmingCharacters(in: .whitespaces)] =
-                header.value.trimmingCharacters(in: .whitespaces).lowercased()
+            byName[header.name.lowercased().trimmingWhitespace] = header.value.trimmingWhitespace.lowercased()
         }
         let names = byName.keys.sorted()
         let canonicalHeaders = names.map { "\($0):\(byName[$0]!)\n" }.joined()
@@ -97,6 +96,7 @@ public enum TencentTC3Signer {
 
     /// `YYYY-MM-DD` of the timestamp in UTC (not local time: a classic source of midnight-only failures).
     public static func utcDate(_ timestamp: Int64) -> String {
+        if let parts = UTCDate.parts(timestamp) { return UTCDate.date(parts) }
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let parts = calendar.dateComponents([.year, .month, .day], from: Date(timeIntervalSince1970: TimeInterval(timestamp)))
