@@ -112,6 +112,18 @@ public final class AccountPoller: Sendable {
         }
     }
 
+    /// Tasks taken over from another replica (HA): each is due when its previous owner would have polled it next (its
+    /// last poll plus one interval), or now when that time has passed or it was never polled, so a handover neither
+    /// skips a poll nor adds one.
+    public func adopt(_ tasks: [(key: TaskKey, lastPoll: Double?)], now: Double) {
+        let interval = account.pollInterval
+        schedule.withLock { s in
+            for task in tasks where s.current[task.key] == nil && !s.inFlight.contains(task.key) {
+                s.schedule(task.key, at: max(now, (task.lastPoll ?? now) + interval))
+            }
+        }
+    }
+
     /// Schedules one task now (a new registration should be seen quickly).
     public func pollSoon(_ key: TaskKey, now: Double) {
         schedule.withLock { s in

@@ -151,7 +151,14 @@ public final class PollingEngine: Service, Sendable {
         changes.withLock { _ in
             ownership.add(shards)
             let accounts = pollers.withLock { $0.mapValues(\.account.vendor) }
-            tracker.adopt(rows.filter { accounts[$0.key.account] != nil && shards.contains($0.shard) }, retired: retired)
+            let adopted = tracker.adopt(rows.filter { accounts[$0.key.account] != nil && shards.contains($0.shard) }, retired: retired)
+            let now = Date().timeIntervalSince1970
+            var byAccount: [String: [(key: TaskKey, lastPoll: Double?)]] = [:]
+            for key in adopted {
+                guard let task = tracker.task(key), task.needsPolling else { continue }
+                byAccount[key.account, default: []].append((key, task.lastPoll))
+            }
+            for (account, tasks) in byAccount { poller(for: account)?.adopt(tasks, now: now) }
             for spec in configTasks.withLock({ $0 }) where shards.contains(StoredTask.shard(of: spec.key)) {
                 _ = try? trackLocked(spec, source: .config, durable: false, pollAtOnce: false)
             }
