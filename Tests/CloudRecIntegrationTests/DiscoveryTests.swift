@@ -79,7 +79,11 @@ struct DiscoveryTests {
 
         func waitReady() async throws {
             try await eventually("exporter ready on \(port)") {
-                (try? await Harness.request(self.base + "/-/ready").status) == 200
+                // A process that exited (a bad flag, a port taken meanwhile) will never be ready: say so at once.
+                guard self.process.isRunning else {
+                    throw TestFailure("the exporter exited with status \(self.process.terminationStatus) before it was ready on \(self.port)")
+                }
+                return (try? await Harness.request(self.base + "/-/ready").status) == 200
             }
         }
 
@@ -96,7 +100,26 @@ struct DiscoveryTests {
         }
     }
 
-    static func freePort() -> Int { Int.random(in: 20000..<60000) }
+    /// A port the kernel says is free now (bound to port 0 on loopback, then closed). A random number could be a port
+    /// another test's server, a PostgreSQL of the test command or an outgoing connection held (a start then failed
+    /// with "address in use" and the test waited out its readiness deadline).
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return Int.random(in: 20000..<30000) }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
+                bind(fd, generic, length) == 0 && getsockname(fd, generic, &length) == 0
+            }
+        }
+        guard bound else { return Int.random(in: 20000..<30000) }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
 
     static func api(_ base: String, _ method: NIOHTTP1.HTTPMethod, _ path: String, body: String? = nil,
                     token: String? = DiscoveryTests.token) async throws -> (status: Int, json: [String: Any]) {
