@@ -203,7 +203,8 @@ public final class PollingEngine: Service, Sendable {
 
     /// The resync: rows of the shards held that are not tracked yet, and tracked tasks whose shared sources changed.
     public func reconcile(rows: [StoredTask]) {
-        for row in rows where tracker.task(row.key) == nil || tracker.task(row.key)?.registrationVersion != row.registrationVersion {
+        // One lookup: an untracked task (nil) differs from every row's version too.
+        for row in rows where tracker.task(row.key)?.registrationVersion != row.registrationVersion {
             applyShared(row)
         }
     }
